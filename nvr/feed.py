@@ -1,0 +1,167 @@
+"""The Feed: where producers (RTSP cameras, later RTMP publishers) meet consumers.
+
+A Feed is a named, in-process stream of :class:`AccessUnit` (one coded frame).
+Producers call :meth:`Feed.publish`; consumers call :meth:`Feed.subscribe` and
+read from their own bounded :class:`Subscription`. A slow subscriber never
+blocks the producer or the other subscribers: when its queue is full it drops
+frames until the next video keyframe and counts what it dropped.
+
+Time: video pts/dts are in 90 kHz ticks; audio pts/dts are in the track's own
+sample-rate clock (``CodecParams.clock_rate``). Both are unwrapped (64-bit,
+monotonic within one session) and start near zero for each session.
+``wallclock`` is the UTC time (seconds since the epoch) the frame was captured,
+derived from the RTP timestamp and anchored on the receive time.
+
+Payloads: video is length-prefixed (AVCC/HVCC, 4-byte big-endian lengths), one
+entry per NAL unit, parameter sets not repeated in-band; audio is one raw AAC
+frame (no ADTS header).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from dataclasses import dataclass, field
+
+VIDEO_CLOCK = 90_000
+
+
+@dataclass(frozen=True, slots=True)
+class CodecParams:
+    """What a consumer needs to set up a decoder or muxer for one track.
+
+    A new CodecParams object means a new configuration: consumers compare by
+    identity (``au.params is not current``) and e.g. start a new segment.
+    """
+
+    kind: str  # "video" | "audio"
+    codec: str  # "h264" | "h265" | "aac"
+    clock_rate: int
+    # video
+    sps: bytes = b""
+    pps: bytes = b""
+    vps: bytes = b""
+    width: int = 0
+    height: int = 0
+    # audio
+    audio_config: bytes = b""  # AudioSpecificConfig
+    sample_rate: int = 0
+    channels: int = 0
+
+    @property
+    def parameter_sets(self) -> list[bytes]:
+        """Parameter-set NAL units in decoder order (VPS, SPS, PPS)."""
+        return [p for p in (self.vps, self.sps, self.pps) if p]
+
+
+@dataclass(slots=True)
+class AccessUnit:
+    """One coded frame of one track."""
+
+    params: CodecParams
+    pts: int
+    dts: int
+    keyframe: bool
+    wallclock: float
+    data: bytes
+    duration: int = 0  # in the track clock; 0 when unknown
+
+    @property
+    def kind(self) -> str:
+        return self.params.kind
+
+
+@dataclass
+class FeedStats:
+    frames: int = 0
+    bytes: int = 0
+
+
+class Subscription:
+    """A consumer's bounded queue on a Feed."""
+
+    def __init__(self, feed: Feed, maxsize: int) -> None:
+        self._feed = feed
+        self._queue: collections.deque[AccessUnit] = collections.deque()
+        self._maxsize = maxsize
+        self._waiter: asyncio.Future[None] | None = None
+        self._skipping = False
+        self._closed = False
+        self.dropped = 0
+
+    def _put(self, au: AccessUnit) -> None:
+        if self._skipping:
+            if au.keyframe and au.params.kind == "video":
+                self._skipping = False
+            else:
+                self.dropped += 1
+                return
+        if len(self._queue) >= self._maxsize:
+            self.dropped += len(self._queue)
+            self._queue.clear()
+            if not (au.keyframe and au.params.kind == "video"):
+                self._skipping = True
+                self.dropped += 1
+                return
+        self._queue.append(au)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _close(self) -> None:
+        self._closed = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def get_nowait(self) -> AccessUnit | None:
+        return self._queue.popleft() if self._queue else None
+
+    async def get(self) -> AccessUnit | None:
+        """Next access unit, or None once the subscription is closed and drained."""
+        while not self._queue:
+            if self._closed:
+                return None
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._queue.popleft()
+
+    def close(self) -> None:
+        self._feed.unsubscribe(self)
+        self._close()
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+
+@dataclass
+class Feed:
+    """A named stream of access units with a bounded fan-out."""
+
+    name: str
+    subscribers: list[Subscription] = field(default_factory=list)
+    stats: FeedStats = field(default_factory=FeedStats)
+
+    def publish(self, au: AccessUnit) -> None:
+        self.stats.frames += 1
+        self.stats.bytes += len(au.data)
+        for sub in self.subscribers:
+            sub._put(au)
+
+    def subscribe(self, maxsize: int = 512) -> Subscription:
+        sub = Subscription(self, maxsize)
+        self.subscribers.append(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        if sub in self.subscribers:
+            self.subscribers.remove(sub)
+
+    def close(self) -> None:
+        """End of the feed: every subscriber's get() returns None once drained."""
+        for sub in list(self.subscribers):
+            sub._close()
+        self.subscribers.clear()
