@@ -142,6 +142,10 @@ class Feed:
     """A named stream of access units with a bounded fan-out."""
 
     name: str
+    # The audio track's parameters for the current session (None: video only). Set by the
+    # producer when a session starts, before its first frame, so a consumer opening a
+    # file knows whether audio is coming.
+    audio: CodecParams | None = None
     subscribers: list[Subscription] = field(default_factory=list)
     stats: FeedStats = field(default_factory=FeedStats)
 

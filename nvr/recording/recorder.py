@@ -1,0 +1,221 @@
+"""Continuous recording of one camera's Feed into fragmented-MP4 segments.
+
+Rules (see docs/design/recording.md):
+
+* A segment starts at a video keyframe and is cut at the first keyframe once it
+  is ``segment_seconds`` long, or when the codec parameters change, so every
+  segment plays on its own.
+* Time: a segment's start is the wall-clock time of its first frame; its end is
+  start + (pts of the frame that ends it − first pts) / 90 kHz. When a cut
+  happens inside an unbroken stream, the next segment starts exactly where the
+  previous one ended (same microsecond): no gap, no overlap.
+* The stream breaks when pts go backwards or jump (a new RTSP session, a camera
+  reboot) or when nothing arrives for ``idle_close_seconds``: the segment is
+  then closed with its last frame given the usual frame duration.
+* Durability: fragments are fsynced as they are written (one per GOP); the DB
+  row is written when the segment is closed and its file fsynced. A crash
+  leaves a file without a row, which start-up reconcile indexes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from nvr.feed import VIDEO_CLOCK, AccessUnit, CodecParams, Feed
+from nvr.recording.index import SegmentInfo
+from nvr.recording.writer import SegmentWriter
+
+MAX_FRAME_GAP = 5 * VIDEO_CLOCK  # a pts step above this breaks the stream
+
+IndexAdd = Callable[[SegmentInfo], Awaitable[object]]
+
+
+def segment_relpath(camera: str, start_us: int, exists: Callable[[str], bool]) -> str:
+    """``recordings/<camera>/<YYYY-MM-DD>/<HH-MM-SS>.mp4`` (UTC), made unique with -1, -2..."""
+    when = datetime.fromtimestamp(start_us / 1e6, UTC)
+    base = f"recordings/{camera}/{when:%Y-%m-%d}/{when:%H-%M-%S}"
+    rel = f"{base}.mp4"
+    n = 0
+    while exists(rel):
+        n += 1
+        rel = f"{base}-{n}.mp4"
+    return rel
+
+
+@dataclass
+class _Open:
+    writer: SegmentWriter
+    relpath: str
+    video: CodecParams
+    audio: CodecParams | None
+    start_us: int
+    first_pts: int
+    audio_base: float  # wall-clock seconds of pts 0 in this segment
+    last_audio_pts: int = -1
+
+
+class Recorder:
+    """Records one Feed. Run :meth:`run` as a task; cancel it to stop (it closes cleanly)."""
+
+    def __init__(self, camera: str, feed: Feed, data_dir: Path, segment_seconds: float,
+                 index_add: IndexAdd, idle_close_seconds: float = 5.0) -> None:
+        self.camera = camera
+        self.feed = feed
+        self.data_dir = data_dir
+        self.segment_ticks = int(segment_seconds * VIDEO_CLOCK)
+        self.index_add = index_add
+        self.idle_close_seconds = idle_close_seconds
+        self.log = logging.LoggerAdapter(logging.getLogger("nvr.recorder"), {"camera": camera})
+        self.segments_written = 0
+        self.frames_written = 0
+        self.errors = 0
+        self._seg: _Open | None = None
+        self._pending: AccessUnit | None = None  # last video frame, waiting for its duration
+        self._frame_ticks = VIDEO_CLOCK // 25
+        self._continue_at: int | None = None  # start_us for the next segment, if contiguous
+        self._sync: asyncio.Future[None] | None = None
+
+    @property
+    def active_path(self) -> str | None:
+        return self._seg.relpath if self._seg else None
+
+    async def run(self) -> None:
+        sub = self.feed.subscribe(maxsize=2048)
+        try:
+            while True:
+                try:
+                    au = await asyncio.wait_for(sub.get(), self.idle_close_seconds)
+                except TimeoutError:
+                    if self._seg is not None:
+                        self.log.info("camera %s: no frames for %.0f s, closing segment",
+                                      self.camera, self.idle_close_seconds)
+                        await self._close(end_pts=None)
+                    continue
+                if au is None:
+                    break
+                try:
+                    await self._handle(au)
+                except Exception:  # noqa: BLE001 - one bad segment must not stop recording
+                    self.errors += 1
+                    self.log.exception("camera %s: recording error; starting a new segment",
+                                       self.camera)
+                    await self._abandon()
+        finally:
+            sub.close()
+            await asyncio.shield(self._close(end_pts=None))
+
+    async def _handle(self, au: AccessUnit) -> None:
+        if au.params.kind == "audio":
+            self._write_audio(au)
+            return
+        pending = self._pending
+        if pending is not None:
+            step = au.pts - pending.pts
+            if step <= 0 or step > MAX_FRAME_GAP:  # new session or timestamp trouble
+                await self._close(end_pts=None)
+                pending = None
+            elif 0 < step <= VIDEO_CLOCK:
+                self._frame_ticks = step
+        seg = self._seg
+        if seg is not None and au.keyframe and (
+            au.pts - seg.first_pts >= self.segment_ticks or au.params is not seg.video
+            or seg.audio is not self.feed.audio
+        ):
+            await self._close(end_pts=au.pts)
+            seg = None
+        if seg is None:
+            if not au.keyframe:
+                return  # wait for a keyframe to start a segment
+            seg = await self._open(au)
+        elif pending is not None:
+            await self._write_video(pending, au.pts - pending.pts)
+        self._pending = au
+
+    async def _open(self, au: AccessUnit) -> _Open:
+        start_us = self._continue_at if self._continue_at is not None else int(au.wallclock * 1e6)
+        self._continue_at = None
+        rel = segment_relpath(self.camera, start_us, lambda r: (self.data_dir / r).exists())
+        audio = self.feed.audio
+        writer = await asyncio.to_thread(SegmentWriter, self.data_dir / rel, au.params, audio)
+        seg = _Open(writer=writer, relpath=rel, video=au.params, audio=audio, start_us=start_us,
+                    first_pts=au.pts, audio_base=au.wallclock)
+        self._seg = seg
+        self.log.debug("camera %s: new segment %s", self.camera, rel)
+        return seg
+
+    async def _write_video(self, au: AccessUnit, duration: int) -> None:
+        seg = self._seg
+        assert seg is not None
+        seg.writer.write_video(au.data, au.pts - seg.first_pts, duration, au.keyframe)
+        self.frames_written += 1
+        if au.keyframe:  # the muxer just wrote out the previous GOP's fragment
+            await self._wait_sync()
+            self._sync = asyncio.ensure_future(asyncio.to_thread(seg.writer.sync))
+
+    def _write_audio(self, au: AccessUnit) -> None:
+        seg = self._seg
+        if seg is None or seg.audio is not au.params:
+            return
+        rate = au.params.clock_rate
+        pts = round((au.wallclock - seg.audio_base) * rate)
+        if pts <= seg.last_audio_pts:
+            return
+        seg.last_audio_pts = pts
+        seg.writer.write_audio(au.data, pts, au.duration or 1024)
+
+    async def _wait_sync(self) -> None:
+        if self._sync is not None:
+            sync, self._sync = self._sync, None
+            try:
+                await sync
+            except OSError as exc:
+                self.log.warning("camera %s: fsync failed: %s", self.camera, exc)
+
+    async def _close(self, end_pts: int | None) -> None:
+        """Close the open segment. ``end_pts``: pts of the frame that starts the next one."""
+        seg, pending = self._seg, self._pending
+        self._pending = None
+        if seg is None:
+            return
+        if pending is not None:
+            duration = end_pts - pending.pts if end_pts is not None else self._frame_ticks
+            seg.writer.write_video(pending.data, pending.pts - seg.first_pts, duration,
+                                   pending.keyframe)
+            self.frames_written += 1
+            last_end = pending.pts + duration
+        else:
+            last_end = seg.first_pts
+        self._seg = None
+        await self._wait_sync()
+        size = await asyncio.to_thread(seg.writer.close)
+        length_us = (last_end - seg.first_pts) * 1_000_000 // VIDEO_CLOCK
+        end_us = seg.start_us + length_us
+        self._continue_at = end_us if end_pts is not None else None
+        info = SegmentInfo(
+            camera=self.camera, start_us=seg.start_us, end_us=end_us,
+            duration=length_us / 1e6, bytes=size, path=seg.relpath,
+            video_codec=seg.video.codec,
+            audio_codec=seg.audio.codec if seg.audio is not None else None,
+            width=seg.video.width, height=seg.video.height)
+        await self.index_add(info)
+        self.segments_written += 1
+        self.log.info("camera %s: segment %s (%.1f s, %d bytes)", self.camera, seg.relpath,
+                      info.duration, size)
+
+    async def _abandon(self) -> None:
+        """After an error: close what can be closed, leave the file to reconcile."""
+        seg = self._seg
+        self._seg = None
+        self._pending = None
+        self._continue_at = None
+        if seg is not None:
+            try:
+                await self._wait_sync()
+                await asyncio.to_thread(seg.writer.close)
+            except Exception:  # noqa: BLE001
+                self.log.warning("camera %s: could not close %s", self.camera, seg.relpath)

@@ -1,0 +1,189 @@
+"""``nvr run``: wire the parts together, start them in order, stop them in reverse.
+
+Start-up: data dir → database (Alembic upgrade) → reconcile files and rows →
+simulator (when ``[sim] cameras`` > 0) → one Feed, camera client and recorder
+per camera → retention loop → HTTP server.
+Shutdown (first SIGTERM/SIGINT): HTTP and camera clients stop, recorders write
+their last fragment and index the segment, the database closes; exit 0. A
+second signal exits at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+
+import uvicorn
+
+from nvr.config import Config
+from nvr.db.session import make_engine, make_sessionmaker, upgrade
+from nvr.feed import Feed
+from nvr.recording.index import SegmentIndex, SegmentInfo
+from nvr.recording.reconcile import reconcile
+from nvr.recording.recorder import Recorder
+from nvr.recording.retention import CameraRetention, Retention, RetentionPolicy
+from nvr.rtsp.camera import CameraClient
+from nvr.web.app import create_app
+from nvr.web.services import Services
+
+log = logging.getLogger("nvr")
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handling: shutdown is ours."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):  # type: ignore[override]
+        yield
+
+
+def retention_policy(config: Config) -> RetentionPolicy:
+    rec = config.recording
+    return RetentionPolicy(
+        retain_days=rec.retain_days, max_bytes=rec.max_bytes, min_free=rec.min_free,
+        per_camera={c.name: CameraRetention(retain_days=c.retain_days, max_bytes=c.max_bytes)
+                    for c in config.cameras})
+
+
+class Nvr:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.data_dir = Path(config.server.data_dir)
+        self.feeds: dict[str, Feed] = {}
+        self.cameras: dict[str, CameraClient] = {}
+        self.recorders: dict[str, Recorder] = {}
+        self.index: SegmentIndex | None = None
+        self.http: _QuietServer | None = None
+
+    def active_paths(self) -> set[str]:
+        return {p for r in self.recorders.values() if (p := r.active_path)}
+
+    async def run(self, stop: asyncio.Event) -> None:
+        cfg = self.config
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        url = cfg.database_url
+        await asyncio.to_thread(upgrade, url)
+        engine = make_engine(url)
+        self.index = index = SegmentIndex(make_sessionmaker(engine))
+        report = await asyncio.to_thread(reconcile, self.data_dir, index)
+        log.info("reconcile: %d files indexed, %d rows without file removed, "
+                 "%d unplayable files deleted", report.added, report.removed,
+                 report.deleted_empty)
+        async with contextlib.AsyncExitStack() as stack:
+            if cfg.sim.cameras:
+                await stack.enter_async_context(self._simulator())
+            ingest: list[asyncio.Task[None]] = []
+            recording: list[asyncio.Task[None]] = []
+            for cam in cfg.cameras:
+                if not cam.enabled:
+                    continue
+                feed = self.feeds[cam.name] = Feed(cam.name)
+                client = CameraClient(cam.name, cam.url, feed, transport=cam.transport,
+                                      audio=cam.audio)
+                self.cameras[cam.name] = client
+                if cam.record == "continuous":
+                    rec = Recorder(cam.name, feed, self.data_dir, cfg.recording.segment_seconds,
+                                   self._index_add)
+                    self.recorders[cam.name] = rec
+                    recording.append(asyncio.create_task(rec.run(), name=f"record-{cam.name}"))
+                ingest.append(asyncio.create_task(client.run(), name=f"camera-{cam.name}"))
+            others = [asyncio.create_task(self._retention_loop(), name="retention"),
+                      asyncio.create_task(self._serve_http(), name="http")]
+            log.info("nvr running: %d cameras, data in %s, http on %s", len(ingest),
+                     self.data_dir, cfg.server.http)
+            waiter = asyncio.create_task(stop.wait())
+            await asyncio.wait([waiter, *others], return_when=asyncio.FIRST_COMPLETED)
+            log.info("stopping")
+            # fixed order: HTTP and ingest, then recorders flush, then the database
+            if self.http is not None:
+                self.http.should_exit = True
+            await _cancel(ingest + [others[0]])
+            for feed in self.feeds.values():
+                feed.close()  # recorders drain what is queued, then close their segment
+            await asyncio.wait_for(asyncio.gather(*recording, return_exceptions=True), 8)
+            await _cancel(others + [waiter])
+        engine.dispose()
+        log.info("stopped")
+
+    async def _index_add(self, info: SegmentInfo) -> None:
+        assert self.index is not None
+        await asyncio.to_thread(self.index.add, info)
+
+    @contextlib.asynccontextmanager
+    async def _simulator(self):  # type: ignore[no-untyped-def]
+        from nvr.sim.server import SimCamera, SimServer
+
+        sim = self.config.sim
+        cams = [SimCamera(name=f"cam{i + 1}", codec=sim.codec, width=sim.width,
+                          height=sim.height, fps=sim.fps, bitrate_kbps=sim.bitrate_kbps,
+                          audio=sim.audio) for i in range(sim.cameras)]
+        server = SimServer(host="127.0.0.1", port=sim.port, cameras=cams)
+        await server.start()
+        log.info("simulated cameras on rtsp://127.0.0.1:%d/cam1..cam%d", server.port,
+                 sim.cameras)
+        try:
+            yield server
+        finally:
+            await server.stop()
+
+    async def _retention_loop(self) -> None:
+        assert self.index is not None
+        retention = Retention(self.index, self.data_dir, retention_policy(self.config))
+        while True:
+            try:
+                report = await asyncio.to_thread(
+                    retention.run_once, int(time.time() * 1e6), self.active_paths())
+                if report.deleted_segments:
+                    log.info("retention: deleted %d segments (%d bytes): %s",
+                             report.deleted_segments, report.deleted_bytes,
+                             dict(report.reasons))
+            except Exception:  # noqa: BLE001 - retry next round
+                log.exception("retention failed")
+            await asyncio.sleep(self.config.recording.retention_interval_seconds)
+
+    async def _serve_http(self) -> None:
+        assert self.index is not None
+        services = Services(
+            data_dir=self.data_dir, index=self.index,
+            admin_password=os.environ.get("NVR_ADMIN_PASSWORD") or None,
+            cameras=dict(self.cameras), configured=[c.name for c in self.config.cameras])
+        if services.admin_password is None:
+            log.warning("NVR_ADMIN_PASSWORD is not set: the API answers 401 to everything")
+        server = self.http = _QuietServer(uvicorn.Config(
+            create_app(services), host=self.config.server.http_host,
+            port=self.config.server.http_port, log_level="warning", access_log=False,
+            lifespan="off"))
+        await server.serve()
+        if not server.started:
+            raise RuntimeError(f"cannot serve HTTP on {self.config.server.http}")
+
+
+async def _cancel(tasks: list[asyncio.Task]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def run(config: Config) -> int:
+    """Run until SIGTERM/SIGINT; a second signal exits at once."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def on_signal() -> None:
+            if stop.is_set():
+                os._exit(1)
+            stop.set()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, on_signal)
+        await Nvr(config).run(stop)
+
+    asyncio.run(main())
+    return 0

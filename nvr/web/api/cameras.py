@@ -1,0 +1,39 @@
+"""GET /api/cameras: every configured camera and how it is doing (no credentials)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from nvr.web.api.deps import AdminDep, ServicesDep
+
+router = APIRouter()
+
+
+class CameraPublic(BaseModel):
+    name: str
+    status: str
+    codec: str | None
+    width: int | None
+    height: int | None
+    fps: float | None
+    bitrate_kbps: float | None
+    last_error: str | None
+
+
+@router.get("/api/cameras", response_model=list[CameraPublic])
+def list_cameras(services: ServicesDep, _user: AdminDep) -> list[CameraPublic]:
+    out = []
+    for name in services.configured:
+        camera = services.cameras.get(name)
+        if camera is None:
+            out.append(CameraPublic(name=name, status="offline", codec=None, width=None,
+                                    height=None, fps=None, bitrate_kbps=None,
+                                    last_error="disabled in the config"))
+            continue
+        st = camera.state
+        out.append(CameraPublic(
+            name=name, status=st.status, codec=st.codec, width=st.width or None,
+            height=st.height or None, fps=st.fps, bitrate_kbps=st.bitrate_kbps,
+            last_error=st.last_error))
+    return out
