@@ -1,0 +1,1 @@
+"""RTSP camera client: RTP parsing, depacketizers, timestamp mapping."""

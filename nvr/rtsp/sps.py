@@ -1,0 +1,188 @@
+"""Just enough H.264 / H.265 sequence parameter set parsing for size and profile.
+
+H.264: ITU-T H.264 7.3.2.1.1 (incl. the high-profile chroma / bit-depth /
+scaling-list branch, frame_mbs_only and frame cropping). H.265: ITU-T H.265
+7.3.2.2 up to the conformance window, with profile_tier_level (7.3.3).
+Emulation-prevention bytes are removed first. Garbage raises ValueError.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+__all__ = ["BitReader", "SpsInfo", "h264_sps_info", "h265_sps_info", "unescape_rbsp"]
+
+# H.264 profiles that carry chroma_format_idc and friends in the SPS.
+_H264_HIGH_PROFILES = frozenset({100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135})
+_H264_PROFILES = _H264_HIGH_PROFILES | {66, 77, 88}
+
+
+class SpsInfo(NamedTuple):
+    width: int
+    height: int
+    profile: int  # profile_idc (H.264) / general_profile_idc (H.265)
+    level: int  # level_idc (H.264, e.g. 31 = 3.1) / general_level_idc (H.265, 30 x level)
+
+
+def unescape_rbsp(nal: bytes) -> bytes:
+    """Remove emulation-prevention bytes (00 00 03 → 00 00)."""
+    return bytes(nal).replace(b"\x00\x00\x03", b"\x00\x00")
+
+
+class BitReader:
+    """MSB-first bit reader with Exp-Golomb codes over a byte string."""
+
+    __slots__ = ("_value", "_nbits", "pos", "_what")
+
+    def __init__(self, data: bytes, what: str = "SPS") -> None:
+        self._value = int.from_bytes(data, "big")
+        self._nbits = len(data) * 8
+        self.pos = 0
+        self._what = what
+
+    def bits(self, n: int) -> int:
+        end = self.pos + n
+        if end > self._nbits:
+            raise ValueError(f"{self._what} truncated at bit {self.pos} (of {self._nbits})")
+        self.pos = end
+        return (self._value >> (self._nbits - end)) & ((1 << n) - 1)
+
+    def flag(self) -> bool:
+        return self.bits(1) == 1
+
+    def skip(self, n: int) -> None:
+        self.bits(n)
+
+    def ue(self) -> int:
+        zeros = 0
+        while self.bits(1) == 0:
+            zeros += 1
+            if zeros > 31:
+                raise ValueError(f"{self._what}: invalid Exp-Golomb code at bit {self.pos}")
+        return (1 << zeros) - 1 + (self.bits(zeros) if zeros else 0)
+
+    def se(self) -> int:
+        k = self.ue()
+        return (k + 1) >> 1 if k & 1 else -(k >> 1)
+
+
+def _check(cond: bool, msg: str) -> None:
+    if not cond:
+        raise ValueError(msg)
+
+
+def _skip_scaling_list(r: BitReader, size: int) -> None:
+    last = next_ = 8
+    for _ in range(size):
+        if next_ != 0:
+            delta = r.se()
+            _check(-128 <= delta <= 127, f"H.264 SPS: delta_scale {delta} out of range")
+            next_ = (last + delta + 256) % 256
+        last = last if next_ == 0 else next_
+
+
+def h264_sps_info(nal: bytes) -> SpsInfo:
+    """Width, height (after cropping), profile_idc and level_idc of an H.264 SPS NAL."""
+    _check(len(nal) >= 4, f"H.264 SPS too short ({len(nal)} bytes)")
+    _check(nal[0] & 0x1F == 7, f"not an H.264 SPS: NAL type {nal[0] & 0x1F}")
+    r = BitReader(unescape_rbsp(nal[1:]), "H.264 SPS")
+    profile = r.bits(8)
+    r.skip(8)  # constraint flags
+    level = r.bits(8)
+    _check(profile in _H264_PROFILES, f"H.264 SPS: unknown profile_idc {profile}")
+    _check(r.ue() <= 31, "H.264 SPS: seq_parameter_set_id out of range")
+    chroma_format_idc = 1
+    separate_colour_plane = False
+    if profile in _H264_HIGH_PROFILES:
+        chroma_format_idc = r.ue()
+        _check(chroma_format_idc <= 3, f"H.264 SPS: chroma_format_idc {chroma_format_idc}")
+        if chroma_format_idc == 3:
+            separate_colour_plane = r.flag()
+        _check(r.ue() <= 6, "H.264 SPS: bit_depth_luma out of range")
+        _check(r.ue() <= 6, "H.264 SPS: bit_depth_chroma out of range")
+        r.skip(1)  # qpprime_y_zero_transform_bypass_flag
+        if r.flag():  # seq_scaling_matrix_present_flag
+            for i in range(8 if chroma_format_idc != 3 else 12):
+                if r.flag():
+                    _skip_scaling_list(r, 16 if i < 6 else 64)
+    _check(r.ue() <= 12, "H.264 SPS: log2_max_frame_num_minus4 out of range")
+    poc_type = r.ue()
+    if poc_type == 0:
+        _check(r.ue() <= 12, "H.264 SPS: log2_max_pic_order_cnt_lsb_minus4 out of range")
+    elif poc_type == 1:
+        r.skip(1)  # delta_pic_order_always_zero_flag
+        r.se()  # offset_for_non_ref_pic
+        r.se()  # offset_for_top_to_bottom_field
+        cycle = r.ue()
+        _check(cycle <= 255, "H.264 SPS: num_ref_frames_in_pic_order_cnt_cycle out of range")
+        for _ in range(cycle):
+            r.se()
+    else:
+        _check(poc_type == 2, f"H.264 SPS: pic_order_cnt_type {poc_type}")
+    r.ue()  # max_num_ref_frames
+    r.skip(1)  # gaps_in_frame_num_value_allowed_flag
+    width_mbs = r.ue() + 1
+    height_map_units = r.ue() + 1
+    frame_mbs_only = r.bits(1)
+    if not frame_mbs_only:
+        r.skip(1)  # mb_adaptive_frame_field_flag
+    r.skip(1)  # direct_8x8_inference_flag
+    width = width_mbs * 16
+    height = (2 - frame_mbs_only) * height_map_units * 16
+    if r.flag():  # frame_cropping_flag
+        left, right, top, bottom = r.ue(), r.ue(), r.ue(), r.ue()
+        if separate_colour_plane or chroma_format_idc == 0:
+            crop_x, crop_y = 1, 2 - frame_mbs_only
+        else:
+            crop_x = 1 if chroma_format_idc == 3 else 2
+            crop_y = (2 if chroma_format_idc == 1 else 1) * (2 - frame_mbs_only)
+        width -= crop_x * (left + right)
+        height -= crop_y * (top + bottom)
+    _check(width > 0 and height > 0, f"H.264 SPS: invalid size {width}x{height}")
+    return SpsInfo(width, height, profile, level)
+
+
+def _profile_tier_level(r: BitReader, max_sub_layers_minus1: int) -> tuple[int, int]:
+    r.skip(3)  # general_profile_space, general_tier_flag
+    profile = r.bits(5)
+    r.skip(32 + 4 + 43 + 1)  # compatibility flags, source flags, constraint flags
+    level = r.bits(8)
+    present = [(r.flag(), r.flag()) for _ in range(max_sub_layers_minus1)]
+    if max_sub_layers_minus1 > 0:
+        r.skip(2 * (8 - max_sub_layers_minus1))  # reserved_zero_2bits
+    for profile_present, level_present in present:
+        if profile_present:
+            r.skip(88)
+        if level_present:
+            r.skip(8)
+    return profile, level
+
+
+def h265_sps_info(nal: bytes) -> SpsInfo:
+    """Width, height (after the conformance window), profile and level of an H.265 SPS NAL."""
+    _check(len(nal) >= 5, f"H.265 SPS too short ({len(nal)} bytes)")
+    nal_type = (nal[0] >> 1) & 0x3F
+    _check(nal_type == 33, f"not an H.265 SPS: NAL type {nal_type}")
+    r = BitReader(unescape_rbsp(nal[2:]), "H.265 SPS")
+    r.skip(4)  # sps_video_parameter_set_id
+    max_sub_layers_minus1 = r.bits(3)
+    _check(max_sub_layers_minus1 <= 6, "H.265 SPS: sps_max_sub_layers_minus1 out of range")
+    r.skip(1)  # sps_temporal_id_nesting_flag
+    profile, level = _profile_tier_level(r, max_sub_layers_minus1)
+    _check(r.ue() <= 15, "H.265 SPS: sps_seq_parameter_set_id out of range")
+    chroma_format_idc = r.ue()
+    _check(chroma_format_idc <= 3, f"H.265 SPS: chroma_format_idc {chroma_format_idc}")
+    separate_colour_plane = chroma_format_idc == 3 and r.flag()
+    width = r.ue()
+    height = r.ue()
+    if r.flag():  # conformance_window_flag
+        left, right, top, bottom = r.ue(), r.ue(), r.ue(), r.ue()
+        if separate_colour_plane or chroma_format_idc == 0:
+            sub_w = sub_h = 1
+        else:
+            sub_w = 1 if chroma_format_idc == 3 else 2
+            sub_h = 2 if chroma_format_idc == 1 else 1
+        width -= sub_w * (left + right)
+        height -= sub_h * (top + bottom)
+    _check(width > 0 and height > 0, f"H.265 SPS: invalid size {width}x{height}")
+    return SpsInfo(width, height, profile, level)
