@@ -1,0 +1,1 @@
+"""Recording: fMP4 segmenter, segment index, start-up reconcile and retention."""
