@@ -23,11 +23,11 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from nvr.feed import VIDEO_CLOCK, AccessUnit, CodecParams, Feed
 from nvr.recording.index import SegmentInfo
+from nvr.recording.probe import RECORDINGS_DIR, segment_relpath
 from nvr.recording.writer import SegmentWriter
 
 MAX_FRAME_GAP = 5 * VIDEO_CLOCK  # a pts step above this breaks the stream
@@ -35,16 +35,14 @@ MAX_FRAME_GAP = 5 * VIDEO_CLOCK  # a pts step above this breaks the stream
 IndexAdd = Callable[[SegmentInfo], Awaitable[object]]
 
 
-def segment_relpath(camera: str, start_us: int, exists: Callable[[str], bool]) -> str:
+def new_segment_path(camera: str, start_us: int, exists: Callable[[str], bool]) -> str:
     """``recordings/<camera>/<YYYY-MM-DD>/<HH-MM-SS>.mp4`` (UTC), made unique with -1, -2..."""
-    when = datetime.fromtimestamp(start_us / 1e6, UTC)
-    base = f"recordings/{camera}/{when:%Y-%m-%d}/{when:%H-%M-%S}"
-    rel = f"{base}.mp4"
-    n = 0
-    while exists(rel):
-        n += 1
-        rel = f"{base}-{n}.mp4"
-    return rel
+    sequence = 0
+    while True:
+        rel = f"{RECORDINGS_DIR}/{segment_relpath(camera, start_us, sequence)}"
+        if not exists(rel):
+            return rel
+        sequence += 1
 
 
 @dataclass
@@ -139,7 +137,7 @@ class Recorder:
     async def _open(self, au: AccessUnit) -> _Open:
         start_us = self._continue_at if self._continue_at is not None else int(au.wallclock * 1e6)
         self._continue_at = None
-        rel = segment_relpath(self.camera, start_us, lambda r: (self.data_dir / r).exists())
+        rel = new_segment_path(self.camera, start_us, lambda r: (self.data_dir / r).exists())
         audio = self.feed.audio
         writer = await asyncio.to_thread(SegmentWriter, self.data_dir / rel, au.params, audio)
         seg = _Open(writer=writer, relpath=rel, video=au.params, audio=audio, start_us=start_us,

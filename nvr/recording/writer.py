@@ -46,9 +46,18 @@ def annexb_parameter_sets(params: CodecParams) -> bytes:
     return b"".join(_START + ps for ps in params.parameter_sets)
 
 
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class SegmentWriter:
     def __init__(self, path: Path, video: CodecParams, audio: CodecParams | None) -> None:
         self.path = path
+        new_dir = not path.parent.exists()
         path.parent.mkdir(parents=True, exist_ok=True)
         self._container = av.open(str(path), "w", format="mp4",
                                   options={"movflags": MOVFLAGS, "flush_packets": "1"})
@@ -56,8 +65,6 @@ class SegmentWriter:
         vstream = self._container.add_mux_stream(
             _MUX_NAMES[video.codec], width=video.width, height=video.height)
         vstream.time_base = Fraction(1, VIDEO_CLOCK)
-        if video.codec == "h265":
-            vstream.codec_tag = "hvc1"  # Apple players want hvc1
         self._video = vstream
         self._prefix = annexb_parameter_sets(video)
         self._audio = None
@@ -67,6 +74,10 @@ class SegmentWriter:
             astream.time_base = Fraction(1, audio.sample_rate)
             self._audio = astream
         self.frames = 0
+        # the new file's directory entry (and a new day directory's) must survive a power cut
+        _fsync_dir(path.parent)
+        if new_dir:
+            _fsync_dir(path.parent.parent)
 
     def write_video(self, data_avcc: bytes, pts: int, duration: int, keyframe: bool) -> None:
         """Queue one video frame; pts relative to the segment start, 90 kHz."""

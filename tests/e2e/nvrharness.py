@@ -1,0 +1,151 @@
+"""Helpers for end-to-end tests: run the NVR in-process or as a process, probe files."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from nvr.config import load_config
+from nvr.runtime import Nvr
+
+ADMIN_PASSWORD = "test-admin-pw"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return json.dumps(str(value))
+
+
+def write_config(path: Path, data_dir: Path, cameras: list[dict[str, Any]], http_port: int,
+                 recording: dict[str, Any] | None = None) -> Path:
+    lines = ["[server]", f"data_dir = {toml_value(data_dir)}",
+             f'http = "127.0.0.1:{http_port}"', "", "[recording]"]
+    rec = {"segment_seconds": 2, "min_free": "0"} | (recording or {})
+    lines += [f"{k} = {toml_value(v)}" for k, v in rec.items()]
+    for cam in cameras:
+        lines += ["", "[[cameras]]"] + [f"{k} = {toml_value(v)}" for k, v in cam.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+async def wait_until(check: Callable[[], Awaitable[Any] | Any], within: float,
+                     what: str, interval: float = 0.2) -> Any:
+    """Poll ``check`` until it returns something truthy; fail with ``what`` after ``within`` s."""
+    deadline = time.monotonic() + within
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if asyncio.iscoroutine(last):
+            last = await last
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"timed out after {within:.0f} s waiting for {what} (last: {last!r})")
+
+
+@dataclass
+class RunningNvr:
+    nvr: Nvr
+    http: httpx.AsyncClient
+    data_dir: Path
+
+    async def cameras(self) -> dict[str, dict[str, Any]]:
+        resp = await self.http.get("/api/cameras")
+        resp.raise_for_status()
+        return {c["name"]: c for c in resp.json()}
+
+    async def recordings(self, camera: str | None = None) -> list[dict[str, Any]]:
+        resp = await self.http.get("/api/recordings", params={"camera": camera} if camera else {})
+        resp.raise_for_status()
+        return resp.json()
+
+    async def status(self, camera: str) -> str:
+        return (await self.cameras())[camera]["status"]
+
+
+@contextlib.asynccontextmanager
+async def running_nvr(tmp_path: Path, cameras: list[dict[str, Any]],
+                      recording: dict[str, Any] | None = None) -> AsyncIterator[RunningNvr]:
+    """The NVR in this event loop, on a config written to tmp_path; stopped on exit."""
+    port = free_port()
+    data_dir = tmp_path / "data"
+    cfg_path = write_config(tmp_path / "config.toml", data_dir, cameras, port, recording)
+    old = os.environ.get("NVR_ADMIN_PASSWORD")
+    os.environ["NVR_ADMIN_PASSWORD"] = ADMIN_PASSWORD
+    nvr = Nvr(load_config(cfg_path))
+    stop = asyncio.Event()
+    task = asyncio.create_task(nvr.run(stop))
+    client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
+                               auth=("admin", ADMIN_PASSWORD), timeout=10)
+    try:
+        await wait_until(lambda: _healthy(client, task), 20, "the HTTP server")
+        yield RunningNvr(nvr, client, data_dir)
+    finally:
+        stop.set()
+        await client.aclose()
+        await asyncio.wait_for(task, 15)
+        if old is None:
+            os.environ.pop("NVR_ADMIN_PASSWORD", None)
+        else:
+            os.environ["NVR_ADMIN_PASSWORD"] = old
+
+
+async def _healthy(client: httpx.AsyncClient, task: asyncio.Task) -> bool:
+    if task.done():
+        task.result()  # raises what stopped it
+        raise AssertionError("nvr stopped during start-up")
+    try:
+        return (await client.get("/healthz")).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def nvr_process(config: Path, log: Path) -> subprocess.Popen:
+    """``nvr run`` as a real process (for signals and kill -9)."""
+    env = dict(os.environ, NVR_ADMIN_PASSWORD=ADMIN_PASSWORD)
+    return subprocess.Popen([sys.executable, "-m", "nvr", "run", "--config", str(config)],
+                            stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env, cwd=REPO)
+
+
+def ffprobe(path: Path) -> dict[str, Any]:
+    """Streams and per-stream packet counts as ffprobe (an outside tool) reads the file."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_packets", "-show_entries",
+         "stream=codec_type,codec_name,width,height,sample_rate,channels,nb_read_packets"
+         ":format=duration", "-of", "json", str(path)],
+        capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, f"ffprobe failed on {path}: {out.stderr}"
+    return json.loads(out.stdout)
+
+
+def decode_errors(path: Path) -> str:
+    """ffmpeg's complaints when decoding the whole file (empty string: clean)."""
+    out = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"],
+                         capture_output=True, text=True, timeout=120)
+    return out.stderr if out.returncode else out.stderr.strip()
+
+
+def segments_on_disk(data_dir: Path, camera: str) -> list[Path]:
+    return sorted((data_dir / "recordings" / camera).rglob("*.mp4"))
