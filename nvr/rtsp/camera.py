@@ -1,9 +1,10 @@
 """Keep one camera's RTSP session running and its frames flowing onto a Feed.
 
-States (``CameraState.status``): ``connecting`` (trying), ``online`` (frames
-arriving), ``offline`` (last try failed; retrying), ``auth_failed`` (the camera
-refused the credentials; retrying slowly, since cameras lock accounts out after
-repeated failures).
+States (``CameraState.status``): ``connecting`` (first try, or reconnecting
+after a session ended without error), ``online`` (frames arriving), ``offline``
+(the last try failed; retrying), ``auth_failed`` (the camera refused the
+credentials; retrying slowly, since cameras lock accounts out after repeated
+failures). A failed state stays until a session succeeds.
 
 Reconnect policy: 1 s, 2 s, 4 s, then every 5 s (each with up to 20 % jitter
 below the value, so a rebooted camera is back within 5 s however long it was
@@ -41,7 +42,8 @@ class CameraState:
     fps: float = 0.0
     bitrate_kbps: float = 0.0
     audio_codec: str | None = None
-    sessions: int = 0
+    attempts: int = 0  # connection attempts
+    sessions: int = 0  # sessions that reached PLAY
     lost_packets: int = 0
 
 
@@ -70,7 +72,9 @@ class CameraClient:
     async def run(self) -> None:
         failures = 0
         while True:
-            self.state.status = "connecting"
+            if self.state.status == "online":
+                self.state.status = "connecting"
+            self.state.attempts += 1
             started = time.monotonic()
             try:
                 await self._session_once()

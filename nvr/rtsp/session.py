@@ -147,23 +147,22 @@ class RtspSession:
         return self.conn.result
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass
-        self._tasks.clear()
-        if self.conn.running and self.session_id:
-            try:
-                await asyncio.wait_for(self._request("TEARDOWN", self.url), 2)
-            except (TimeoutError, RTSPError, OSError):
-                pass
-        self.conn.close()
-        for udp in self._udp:
-            udp.close()
-        self._udp.clear()
+        try:
+            # gather, not a try/except per task: a cancel of *our* caller must propagate
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if self.conn.running and self.session_id:
+                try:
+                    await asyncio.wait_for(self._request("TEARDOWN", self.url), 2)
+                except (RTSPError, TimeoutError, OSError):
+                    pass
+        finally:
+            self.conn.close()
+            for udp in self._udp:
+                udp.close()
+            self._udp.clear()
 
     # -- requests ---------------------------------------------------------------
     async def _request(self, method: str, url: str, headers: dict | None = None):  # noqa: ANN202

@@ -1,0 +1,168 @@
+"""Faults a real site has, injected with the simulated camera."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime
+
+import pytest
+from nvrharness import decode_errors, ffprobe, free_port, running_nvr, wait_until
+
+from nvr.rtsp import camera as camera_module
+from nvr.sim.server import SimCamera, SimServer
+
+SMALL = {"width": 320, "height": 240, "fps": 25, "bitrate_kbps": 300}
+
+
+def _ts(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+@pytest.fixture
+async def sim():
+    server = SimServer(host="127.0.0.1", port=0, cameras=[
+        SimCamera(name="cam1", audio=True, **SMALL),
+        SimCamera(name="cam2", **SMALL),
+        SimCamera(name="locked", user="admin", password="right", auth="digest", **SMALL),
+        SimCamera(name="wraps", audio=True, ts_start=2**32 - 90000 * 3, **SMALL),
+    ])
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def _rows(nvr, camera):
+    return await nvr.recordings(camera)
+
+
+def _contiguous(rows) -> bool:
+    return all(a["end"] == b["start"] for a, b in zip(rows, rows[1:], strict=False))
+
+
+async def test_camera_unreachable_at_start_then_appears(tmp_path):
+    port = free_port()
+    url = f"rtsp://127.0.0.1:{port}/cam1"
+    async with running_nvr(tmp_path, [{"name": "late", "url": url}]) as nvr:
+        cam = await wait_until(lambda: _offline(nvr, "late"), 10, "status offline")
+        assert "late" in cam["last_error"]
+        server = SimServer(host="127.0.0.1", port=port, cameras=[SimCamera(name="cam1", **SMALL)])
+        await server.start()
+        appeared = time.time()
+        try:
+            await wait_until(lambda: _status_is(nvr, "late", "online"), 10, "online")
+            rows = await wait_until(lambda: _rows(nvr, "late"), 20, "a segment")
+        finally:
+            await server.stop()
+    # back within the 5 s reconnect cap (plus the wait for a keyframe of a 2 s GOP)
+    assert _ts(rows[0]["start"]) - appeared < 5 + 2.5
+
+
+async def _offline(nvr, name):
+    cam = (await nvr.cameras())[name]
+    return cam if cam["status"] == "offline" and cam["last_error"] else None
+
+
+async def _status_is(nvr, name, status):
+    return (await nvr.cameras())[name]["status"] == status
+
+
+async def test_camera_stall_detected_and_other_camera_undisturbed(sim, tmp_path):
+    cameras = [{"name": "stalls", "url": sim.url("cam1"), "audio": True},
+               {"name": "steady", "url": sim.url("cam2")}]
+    async with running_nvr(tmp_path, cameras) as nvr:
+        await wait_until(lambda: _rows(nvr, "stalls"), 20, "first segment")
+        sim.fault("cam1").stall(12)
+        stalled_at = time.monotonic()
+        await wait_until(lambda: _offline(nvr, "stalls"), 10, "stall detected")
+        assert time.monotonic() - stalled_at <= 10
+        assert "stopped sending" in (await nvr.cameras())["stalls"]["last_error"]
+        before = len(await nvr.recordings("stalls"))
+        await wait_until(lambda: _status_is(nvr, "stalls", "online"), 20, "back online")
+        await wait_until(lambda: _more(nvr, "stalls", before + 1), 20, "recording resumed")
+        steady = await nvr.recordings("steady")
+    # the other camera kept recording without a gap the whole time
+    assert len(steady) >= 8 and _contiguous(steady), [(r["start"], r["end"]) for r in steady]
+
+
+async def _more(nvr, camera, n):
+    return len(await nvr.recordings(camera)) >= n
+
+
+async def test_camera_reboot_recording_resumes_within_5s(sim, tmp_path):
+    async with running_nvr(tmp_path, [{"name": "cam", "url": sim.url("cam2")}]) as nvr:
+        await wait_until(lambda: _rows(nvr, "cam"), 20, "first segment")
+        sim.fault("cam2").reboot(9)
+        back = time.time() + 9
+        await wait_until(lambda: _offline(nvr, "cam"), 10, "camera seen offline")
+        await asyncio.sleep(max(0.0, back - time.time()))
+        rows = await wait_until(lambda: _after(nvr, "cam", back), 15, "a segment after reboot")
+    first_after = min(_ts(r["start"]) for r in rows)
+    assert first_after - back <= 5.0, first_after - back
+
+
+async def _after(nvr, camera, t):
+    return [r for r in await nvr.recordings(camera) if _ts(r["start"]) >= t - 0.5]
+
+
+async def test_wrong_password_auth_failed_and_slow_retry(sim, tmp_path, monkeypatch):
+    url = sim.url("locked", "admin", "badpass")
+    async with running_nvr(tmp_path, [{"name": "locked", "url": url}]) as nvr:
+        cam = await wait_until(lambda: _auth_failed(nvr), 10, "auth_failed")
+        assert "locked" in cam["last_error"] and "badpass" not in cam["last_error"]
+        client = nvr.nvr.cameras["locked"]
+        attempts = client.state.attempts
+        await asyncio.sleep(6)  # the normal backoff would have retried twice by now
+        assert client.state.attempts == attempts
+        assert (await nvr.cameras())["locked"]["status"] == "auth_failed"
+    assert camera_module.AUTH_RETRY >= 30
+
+
+async def _auth_failed(nvr):
+    cam = (await nvr.cameras())["locked"]
+    return cam if cam["status"] == "auth_failed" else None
+
+
+async def test_udp_packet_loss_keeps_recording(sim, tmp_path):
+    sim.fault("cam2").udp_loss(0.03)
+    cam = {"name": "lossy", "url": sim.url("cam2"), "transport": "udp"}
+    async with running_nvr(tmp_path, [cam]) as nvr:
+        rows = await wait_until(lambda: _more(nvr, "lossy", 3), 30, "3 segments despite loss")
+        rows = await nvr.recordings("lossy")
+        assert (await nvr.cameras())["lossy"]["status"] == "online"
+        assert nvr.nvr.cameras["lossy"].state.lost_packets > 0
+    for r in rows:
+        info = ffprobe(tmp_path / "data" / r["path"])
+        assert info["streams"][0]["codec_name"] == "h264"
+
+
+async def test_timestamp_wrap_jump_and_ssrc_change_keep_segments_sane(sim, tmp_path):
+    # the camera's RTP timestamps wrap 3 s (video) and 5.6 s (audio) after PLAY
+    cameras = [{"name": "wrap", "url": sim.url("wraps"), "audio": True}]
+    async with running_nvr(tmp_path, cameras) as nvr:
+        await wait_until(lambda: _rows(nvr, "wrap"), 20, "first segment")
+        faults = sim.fault("wraps")
+        await asyncio.sleep(6)
+        faults.ts_jump(90000 * 3600 * 5)  # a five-hour jump
+        await asyncio.sleep(4)
+        faults.ssrc_change()
+        n = len(await nvr.recordings("wrap"))
+        await wait_until(lambda: _more(nvr, "wrap", n + 3), 20, "segments after the faults")
+        rows = await nvr.recordings("wrap")
+        assert (await nvr.cameras())["wrap"]["status"] == "online"
+    for r in rows:
+        # no segment absorbs the jump: each is about segment_seconds (2 s GOP) long
+        assert 0 < r["duration"] <= 4.1, r
+        assert decode_errors(tmp_path / "data" / r["path"]) == ""
+    assert _contiguous(rows), "\n".join(f'{r["start"]} {r["end"]}' for r in rows)
+    span = _ts(rows[-1]["end"]) - _ts(rows[0]["start"])
+    assert span < 60  # wall-clock times did not jump with the RTP timestamps
+
+
+async def test_audio_requested_but_camera_has_none(sim, tmp_path):
+    cam = {"name": "mute", "url": sim.url("cam2"), "audio": True}
+    async with running_nvr(tmp_path, [cam]) as nvr:
+        rows = await wait_until(lambda: _rows(nvr, "mute"), 20, "a video-only segment")
+        assert (await nvr.cameras())["mute"]["status"] == "online"
+    streams = ffprobe(tmp_path / "data" / rows[0]["path"])["streams"]
+    assert [s["codec_type"] for s in streams] == ["video"]
