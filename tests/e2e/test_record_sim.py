@@ -131,3 +131,23 @@ async def test_api_requires_admin_password(sim, tmp_path):
         ok = await nvr.http.get("/api/cameras", auth=("admin", ADMIN_PASSWORD))
         assert ok.status_code == 200 and ok.json() == []
     assert segments_on_disk(tmp_path / "data", "none") == []
+
+
+async def test_retention_keeps_camera_under_max_bytes_while_recording(sim, tmp_path):
+    cameras = [{"name": "small", "url": sim.url("cam2"), "max_bytes": "250KB"},
+               {"name": "big", "url": sim.url("cam1")}]
+    async with running_nvr(tmp_path, cameras, {"retention_interval_seconds": 1}) as nvr:
+        await wait_until(lambda: _count(nvr, "big", 6), 40, "six segments of each camera")
+        rows = await nvr.recordings("small")
+        big = await nvr.recordings("big")
+        active = nvr.nvr.recorders["small"].active_path
+    # each 2 s segment is ~75 KB: only the newest few are kept, the rest deleted
+    assert sum(r["bytes"] for r in rows) <= 250_000
+    assert 1 <= len(rows) <= 4
+    on_disk = segments_on_disk(tmp_path / "data", "small")
+    kept = {tmp_path / "data" / r["path"] for r in rows}
+    assert kept <= set(on_disk)
+    assert len(on_disk) <= len(kept) + 1  # plus the one being written (or just closed)
+    assert active is None or (tmp_path / "data" / active) in on_disk
+    # the other camera has no limit: nothing of it was deleted
+    assert len(big) >= 6
