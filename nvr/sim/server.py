@@ -172,6 +172,7 @@ class _Session:
         self.tracks: dict[int, _Track] = {}
         self.task: asyncio.Task[None] | None = None
         self.dropped_frames = 0
+        self.expired = False
         self._ssrc_epoch = cam.faults.ssrc_epoch
 
     def play(self) -> None:
@@ -198,7 +199,13 @@ class _Session:
         keyframes = [i for i, f in enumerate(packets.video) if f.keyframe]
         next_sr = start
         sr_interval = self.server.rtcp_interval
+        timeout = self.server.session_timeout
         while True:
+            if time.monotonic() - self.conn.last_request > timeout:
+                log.info("sim %s: session timed out (no keepalive)", self.cam.camera.name)
+                self.expired = True
+                self.conn.close()
+                return
             tv = start + vn / fps if video else inf
             ta = start + an * 1024 / rate if audio else inf
             t = min(tv, ta, next_sr)
@@ -409,7 +416,7 @@ class _RtspConnection(asyncio.Protocol):
         for key, value in headers:
             lines.append(f"{key}: {value}")
         if self.session is not None and code == 200 and req.method not in ("OPTIONS",):
-            lines.append(f"Session: {self.session.id};timeout={SESSION_TIMEOUT}")
+            lines.append(f"Session: {self.session.id};timeout={self.server.session_timeout}")
         if body:
             lines.append(f"Content-Length: {len(body)}")
         self.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
@@ -417,6 +424,7 @@ class _RtspConnection(asyncio.Protocol):
     # request handling
 
     def _handle(self, req: _Request) -> None:
+        self.last_request = time.monotonic()
         path = urlsplit(req.url).path if "://" in req.url else req.url
         segments = [s for s in path.split("/") if s]
         cam = self.server._cameras.get(segments[0]) if segments else None
@@ -642,8 +650,12 @@ class SimServer:
         realm: str = "nvr-sim",
         udp: bool = True,
         sndbuf: int = 0,
+        session_timeout: int = SESSION_TIMEOUT,
     ) -> None:
         self.host = host
+        # announced in the Session header and enforced: a session without any request
+        # for this long is dropped with its connection, as cameras do
+        self.session_timeout = session_timeout
         self._port = port
         self.mtu = mtu
         self.rtcp_interval = rtcp_interval

@@ -166,3 +166,20 @@ async def test_audio_requested_but_camera_has_none(sim, tmp_path):
         assert (await nvr.cameras())["mute"]["status"] == "online"
     streams = ffprobe(tmp_path / "data" / rows[0]["path"])["streams"]
     assert [s["codec_type"] for s in streams] == ["video"]
+
+
+async def test_keepalive_holds_a_session_with_a_short_timeout(tmp_path):
+    # this camera drops any session that sends no request for 4 s
+    server = SimServer(host="127.0.0.1", port=0, session_timeout=4,
+                       cameras=[SimCamera(name="strict", **SMALL)])
+    await server.start()
+    try:
+        async with running_nvr(tmp_path, [{"name": "strict", "url": server.url("strict")}]) as nvr:
+            await wait_until(lambda: _status_is(nvr, "strict", "online"), 15, "online")
+            await asyncio.sleep(13)
+            state = nvr.nvr.cameras["strict"].state
+            assert (state.sessions, state.attempts) == (1, 1)
+            rows = await nvr.recordings("strict")
+    finally:
+        await server.stop()
+    assert len(rows) >= 4 and _contiguous(rows)
