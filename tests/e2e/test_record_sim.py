@@ -141,8 +141,9 @@ async def test_retention_keeps_camera_under_max_bytes_while_recording(sim, tmp_p
         rows = await nvr.recordings("small")
         big = await nvr.recordings("big")
         active = nvr.nvr.recorders["small"].active_path
-    # each 2 s segment is ~75 KB: only the newest few are kept, the rest deleted
-    assert sum(r["bytes"] for r in rows) <= 250_000
+    # each 2 s segment is ~75 KB: only the newest few are kept, the rest deleted; retention
+    # runs every second, so a segment closed since its last run may still be on top
+    assert sum(r["bytes"] for r in rows[:-1]) <= 250_000
     assert 1 <= len(rows) <= 4
     on_disk = segments_on_disk(tmp_path / "data", "small")
     kept = {tmp_path / "data" / r["path"] for r in rows}
