@@ -71,6 +71,11 @@ class AccessUnit:
         return self.params.kind
 
 
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 @dataclass
 class FeedStats:
     frames: int = 0
@@ -78,15 +83,24 @@ class FeedStats:
 
 
 class Subscription:
-    """A consumer's bounded queue on a Feed."""
+    """A consumer's bounded queue on a Feed.
 
-    def __init__(self, feed: Feed, maxsize: int) -> None:
+    ``wake_on="frame"`` wakes a waiting consumer for every access unit (live
+    viewers); ``wake_on="keyframe"`` only for video keyframes, a full queue's
+    worth of backlog (``maxsize // 4``) or the end of the feed, which saves a
+    wake-up per frame for consumers that work a GOP at a time (the recorder).
+    """
+
+    def __init__(self, feed: Feed, maxsize: int, wake_on: str = "frame") -> None:
         self._feed = feed
         self._queue: collections.deque[AccessUnit] = collections.deque()
         self._maxsize = maxsize
+        self._every_frame = wake_on == "frame"
+        self._backlog = max(1, maxsize // 4)
         self._waiter: asyncio.Future[None] | None = None
         self._skipping = False
         self._closed = False
+        self._ready = False  # something worth waking for is queued
         self.dropped = 0
 
     def _put(self, au: AccessUnit) -> None:
@@ -104,9 +118,13 @@ class Subscription:
                 self.dropped += 1
                 return
         self._queue.append(au)
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        if self._every_frame or au.keyframe and au.params.kind == "video" or (
+            len(self._queue) >= self._backlog
+        ):
+            self._ready = True
+            waiter = self._waiter
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
 
     def _close(self) -> None:
         self._closed = True
@@ -115,19 +133,48 @@ class Subscription:
             waiter.set_result(None)
 
     def get_nowait(self) -> AccessUnit | None:
-        return self._queue.popleft() if self._queue else None
+        if not self._queue:
+            self._ready = False
+            return None
+        return self._queue.popleft()
 
     async def get(self) -> AccessUnit | None:
         """Next access unit, or None once the subscription is closed and drained."""
         while not self._queue:
             if self._closed:
                 return None
+            self._ready = False
             self._waiter = asyncio.get_running_loop().create_future()
             try:
                 await self._waiter
             finally:
                 self._waiter = None
         return self._queue.popleft()
+
+    async def wait(self, at_most: float) -> None:
+        """Return when there is something to take (as ``wake_on`` says), the feed
+        ended, or ``at_most`` seconds passed. Cheaper than ``wait_for(get())``."""
+        if self._closed or self._ready:
+            return
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        timer = loop.call_later(at_most, _wake, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+    def drain(self) -> list[AccessUnit]:
+        """Everything queued, oldest first."""
+        items = list(self._queue)
+        self._queue.clear()
+        self._ready = False
+        return items
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def close(self) -> None:
         self._feed.unsubscribe(self)
@@ -155,8 +202,8 @@ class Feed:
         for sub in self.subscribers:
             sub._put(au)
 
-    def subscribe(self, maxsize: int = 512) -> Subscription:
-        sub = Subscription(self, maxsize)
+    def subscribe(self, maxsize: int = 512, wake_on: str = "frame") -> Subscription:
+        sub = Subscription(self, maxsize, wake_on)
         self.subscribers.append(sub)
         return sub
 

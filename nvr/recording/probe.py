@@ -29,6 +29,9 @@ _DAY_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _FILE_RE = re.compile(r"^(\d{2})-(\d{2})-(\d{2})(?:\.(\d{1,6}))?(?:-([1-9]\d*))?\.mp4$")
 
 
+# FFmpeg's names → the names nvr uses everywhere (API, rows written while recording)
+_CODEC_NAMES = {"hevc": "h265"}
+
 @dataclass(frozen=True, slots=True)
 class ProbeResult:
     """What a segment file holds. Times in seconds, relative to the file's clock."""
@@ -135,7 +138,7 @@ def _probe(path: Path, size: int) -> ProbeResult | None:
             return None
         codec = video.codec_context
         return ProbeResult(
-            video_codec=codec.name,
+            video_codec=_CODEC_NAMES.get(codec.name, codec.name),
             audio_codec=audio_codec,
             width=int(codec.width or 0),
             height=int(codec.height or 0),

@@ -83,26 +83,31 @@ class Recorder:
         return self._seg.relpath if self._seg else None
 
     async def run(self) -> None:
-        sub = self.feed.subscribe(maxsize=2048)
+        # woken per keyframe, not per frame: the recorder works a GOP at a time
+        sub = self.feed.subscribe(maxsize=2048, wake_on="keyframe")
+        loop = asyncio.get_running_loop()
+        last_frame = loop.time()
         try:
             while True:
-                try:
-                    au = await asyncio.wait_for(sub.get(), self.idle_close_seconds)
-                except TimeoutError:
-                    if self._seg is not None:
-                        self.log.info("camera %s: no frames for %.0f s, closing segment",
-                                      self.camera, self.idle_close_seconds)
-                        await self._close(end_pts=None)
-                    continue
-                if au is None:
+                await sub.wait(1.0)
+                batch = sub.drain()
+                now = loop.time()
+                if batch:
+                    last_frame = now
+                elif sub.closed:
                     break
-                try:
-                    await self._handle(au)
-                except Exception:  # noqa: BLE001 - one bad segment must not stop recording
-                    self.errors += 1
-                    self.log.exception("camera %s: recording error; starting a new segment",
-                                       self.camera)
-                    await self._abandon()
+                elif self._seg is not None and now - last_frame > self.idle_close_seconds:
+                    self.log.info("camera %s: no frames for %.0f s, closing segment",
+                                  self.camera, self.idle_close_seconds)
+                    await self._close(end_pts=None)
+                for au in batch:
+                    try:
+                        await self._handle(au)
+                    except Exception:  # noqa: BLE001 - one bad segment must not stop recording
+                        self.errors += 1
+                        self.log.exception("camera %s: recording error; starting a new segment",
+                                           self.camera)
+                        await self._abandon()
         finally:
             sub.close()
             await asyncio.shield(self._close(end_pts=None))

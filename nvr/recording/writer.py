@@ -32,7 +32,10 @@ _MUX_NAMES = {"h264": "h264", "h265": "hevc"}
 
 
 def avcc_to_annexb(data: bytes) -> bytes:
-    """Replace 4-byte NAL lengths with start codes (same size, one copy)."""
+    """Replace 4-byte NAL lengths with start codes (same size)."""
+    size = int.from_bytes(data[:4], "big")
+    if size + 4 == len(data):  # one NAL: the usual P-frame
+        return _START + data[4:]
     out = bytearray(data)
     pos, end = 0, len(out)
     while pos + 4 <= end:
@@ -64,14 +67,14 @@ class SegmentWriter:
         self._fd: int | None = None
         vstream = self._container.add_mux_stream(
             _MUX_NAMES[video.codec], width=video.width, height=video.height)
-        vstream.time_base = Fraction(1, VIDEO_CLOCK)
+        vstream.time_base = self._video_tb = Fraction(1, VIDEO_CLOCK)
         self._video = vstream
         self._prefix = annexb_parameter_sets(video)
         self._audio = None
         if audio is not None and audio.sample_rate:
             astream = self._container.add_stream(
                 "aac", rate=audio.sample_rate, layout="mono" if audio.channels == 1 else "stereo")
-            astream.time_base = Fraction(1, audio.sample_rate)
+            astream.time_base = self._audio_tb = Fraction(1, audio.sample_rate)
             self._audio = astream
         self.frames = 0
         # the new file's directory entry (and a new day directory's) must survive a power cut
@@ -87,7 +90,7 @@ class SegmentWriter:
             self._prefix = b""
         packet = av.Packet(data)
         packet.stream = self._video
-        packet.time_base = self._video.time_base
+        packet.time_base = self._video_tb
         packet.pts = packet.dts = pts
         packet.duration = duration
         packet.is_keyframe = keyframe
@@ -100,7 +103,7 @@ class SegmentWriter:
             return
         packet = av.Packet(data)
         packet.stream = self._audio
-        packet.time_base = self._audio.time_base
+        packet.time_base = self._audio_tb
         packet.pts = packet.dts = pts
         packet.duration = duration
         self._container.mux_one(packet)
