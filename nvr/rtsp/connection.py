@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Callable
 
 from aiortsp.rtsp.auth import BasicAuth, DigestAuth
@@ -65,12 +66,30 @@ class DigestQopAuth(DigestAuth):
         return f"Digest {opts}"
 
 
+class _RedactAuthorization(logging.Filter):
+    """aiortsp logs whole requests at debug level: never let credentials through."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _AUTH_LINE.sub(r"\1 ***", a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+_AUTH_LINE = re.compile(r"(?i)(authorization:\s*\S+)[^\r\n]*")
+_WIRE = logging.getLogger("nvr.rtsp.wire")
+_WIRE.addFilter(_RedactAuthorization())
+
+
 class CameraConnection(RTSPConnection):
     """One TCP connection to a camera: RTSP requests plus interleaved RTP/RTCP."""
 
     def __init__(self, host: str, port: int, username: str | None, password: str | None,
                  logger: logging.Logger | logging.LoggerAdapter, timeout: float = 10) -> None:
-        super().__init__(host, port, username, password, logger=logger, timeout=timeout)
+        extra = getattr(logger, "extra", None) or {}
+        # aiortsp's own log lines go through a logger that redacts Authorization headers
+        super().__init__(host, port, username, password,
+                         logger=logging.LoggerAdapter(_WIRE, extra), timeout=timeout)
         self._buf = bytearray()
         self.channel_handlers: dict[int, BinaryHandler] = {}
         self.bytes_received = 0

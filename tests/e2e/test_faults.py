@@ -183,3 +183,22 @@ async def test_keepalive_holds_a_session_with_a_short_timeout(tmp_path):
     finally:
         await server.stop()
     assert len(rows) >= 4 and _contiguous(rows)
+
+
+async def test_auto_transport_uses_udp_and_falls_back_to_tcp(tmp_path):
+    tcp_only = SimServer(host="127.0.0.1", port=0, udp=False,
+                         cameras=[SimCamera(name="noudp", **SMALL)])
+    both = SimServer(host="127.0.0.1", port=0, cameras=[SimCamera(name="any", **SMALL)])
+    await tcp_only.start()
+    await both.start()
+    try:
+        cameras = [{"name": "fallback", "url": tcp_only.url("noudp"), "transport": "auto"},
+                   {"name": "udp", "url": both.url("any"), "transport": "auto"}]
+        async with running_nvr(tmp_path, cameras) as nvr:
+            for name in ("fallback", "udp"):
+                await wait_until(lambda n=name: _rows(nvr, n), 30, f"a segment of {name}")
+            assert nvr.nvr.cameras["fallback"]._transport_now() == "tcp"
+            assert nvr.nvr.cameras["udp"]._transport_now() == "udp"
+    finally:
+        await tcp_only.stop()
+        await both.stop()

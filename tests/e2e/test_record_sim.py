@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import logging
 from datetime import datetime
 
 import pytest
@@ -26,6 +28,7 @@ async def sim():
         SimCamera(name="cam2", **SMALL),
         SimCamera(name="secure", user="viewer", password="s3cret:pw", auth="digest", **SMALL),
         SimCamera(name="h265", codec="h265", **SMALL),
+        SimCamera(name="basic", user="viewer", password="b4sic-pw", auth="basic", **SMALL),
     ])
     await server.start()
     yield server
@@ -112,6 +115,19 @@ async def test_record_digest_camera_never_shows_password(sim, tmp_path):
         assert "s3cret" not in resp.text and "s3cret%3Apw" not in resp.text
         rec = await nvr.http.get("/api/recordings")
         assert "s3cret" not in rec.text
+
+
+async def test_passwords_never_reach_the_logs_even_at_debug(sim, tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    cameras = [{"name": "basic", "url": sim.url("basic", "viewer", "b4sic-pw")},
+               {"name": "digest", "url": sim.url("secure", "viewer", "s3cret:pw")}]
+    async with running_nvr(tmp_path, cameras) as nvr:
+        await wait_until(lambda: _count(nvr, "basic", 1), 30, "a segment (Basic auth)")
+        await wait_until(lambda: _count(nvr, "digest", 1), 30, "a segment (Digest auth)")
+    text = caplog.text
+    assert "Authorization: Basic ***" in text  # the request was logged, redacted
+    for secret in ("b4sic-pw", "s3cret", base64.b64encode(b"viewer:b4sic-pw").decode()):
+        assert secret not in text
 
 
 async def test_record_h265_camera(sim, tmp_path):
