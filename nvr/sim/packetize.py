@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from nvr.sim.media import EncodedClip
@@ -70,17 +71,7 @@ def h264_payloads(
     mtu: int = DEFAULT_MTU,
 ) -> list[bytes]:
     """RTP payloads for one picture; `param_sets` (SPS, PPS) go first in a STAP-A."""
-    out: list[bytes] = []
-    if param_sets:
-        stap = h264_stap_a(param_sets)
-        if len(stap) <= mtu:
-            out.append(stap)
-        else:
-            for ps in param_sets:
-                out.extend([ps] if len(ps) <= mtu else h264_fu_a(ps, mtu))
-    for nal in nals:
-        out.extend([nal] if len(nal) <= mtu else h264_fu_a(nal, mtu))
-    return out
+    return _payloads(nals, param_sets, mtu, h264_stap_a, h264_fu_a)
 
 
 # --- H.265 -----------------------------------------------------------------
@@ -116,16 +107,28 @@ def h265_payloads(
     mtu: int = DEFAULT_MTU,
 ) -> list[bytes]:
     """RTP payloads for one picture; `param_sets` (VPS, SPS, PPS) go first in an AP."""
+    return _payloads(nals, param_sets, mtu, h265_ap, h265_fu)
+
+
+def _payloads(
+    nals: list[bytes] | tuple[bytes, ...],
+    param_sets: list[bytes] | None,
+    mtu: int,
+    aggregate: Callable[[list[bytes]], bytes],
+    fragment: Callable[[bytes, int], list[bytes]],
+) -> list[bytes]:
+    """Parameter sets aggregated in one packet if they fit, then each NAL whole or
+    fragmented to the MTU."""
     out: list[bytes] = []
     if param_sets:
-        ap = h265_ap(param_sets)
-        if len(ap) <= mtu:
-            out.append(ap)
+        agg = aggregate(param_sets)
+        if len(agg) <= mtu:
+            out.append(agg)
         else:
             for ps in param_sets:
-                out.extend([ps] if len(ps) <= mtu else h265_fu(ps, mtu))
+                out.extend([ps] if len(ps) <= mtu else fragment(ps, mtu))
     for nal in nals:
-        out.extend([nal] if len(nal) <= mtu else h265_fu(nal, mtu))
+        out.extend([nal] if len(nal) <= mtu else fragment(nal, mtu))
     return out
 
 

@@ -142,6 +142,28 @@ class VideoDepacketizer:
         self._changed = False
         self._fu: list[bytes] | None = None
 
+    def _aggregate(self, p: bytes, off: int) -> None:
+        """NAL units of an aggregation packet (H.264 STAP-A, H.265 AP) from ``off`` on:
+        each is a 16-bit big-endian size, then the NAL."""
+        n = len(p)
+        while off < n:
+            if off + 2 > n:
+                self.errors += 1
+                self._corrupt = True
+                return
+            size = (p[off] << 8) | p[off + 1]
+            off += 2
+            end = off + size
+            if size == 0 or end > n:
+                self.errors += 1
+                self._corrupt = True
+                return
+            self._nal(p[off:end])
+            off = end
+
+    def _nal(self, nal: bytes) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
     @property
     def parameter_sets(self) -> list[bytes]:  # pragma: no cover - overridden
         return []

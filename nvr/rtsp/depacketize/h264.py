@@ -135,20 +135,6 @@ class H264Depacketizer(VideoDepacketizer):
             else:
                 self._nal(p)
         elif t == STAP_A:
-            off = 1
-            while off < n:
-                if off + 2 > n:
-                    self.errors += 1
-                    self._corrupt = True
-                    return
-                size = (p[off] << 8) | p[off + 1]
-                off += 2
-                end = off + size
-                if size == 0 or end > n:
-                    self.errors += 1
-                    self._corrupt = True
-                    return
-                self._nal(p[off:end])
-                off = end
+            self._aggregate(p, 1)
         else:  # STAP-B, MTAP16/24, FU-B, reserved
             self.errors += 1

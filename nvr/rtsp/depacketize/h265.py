@@ -136,20 +136,6 @@ class H265Depacketizer(VideoDepacketizer):
             else:
                 self._nal(p)
         elif t == AP:
-            off = 2
-            while off < n:
-                if off + 2 > n:
-                    self.errors += 1
-                    self._corrupt = True
-                    return
-                size = (p[off] << 8) | p[off + 1]
-                off += 2
-                end = off + size
-                if size == 0 or end > n:
-                    self.errors += 1
-                    self._corrupt = True
-                    return
-                self._nal(p[off:end])
-                off = end
+            self._aggregate(p, 2)
         else:
             self.errors += 1
