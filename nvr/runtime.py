@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -32,6 +33,26 @@ from nvr.web.app import create_app
 from nvr.web.services import Services
 
 log = logging.getLogger("nvr")
+
+
+class StartupError(Exception):
+    """Something outside nvr prevents it from starting (one line for the user)."""
+
+
+def bind_http(host: str, port: int) -> socket.socket:
+    """Listen on the API address now, so a busy port is a clear error before anything starts."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, addr = infos[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(addr)
+        sock.listen(128)
+    except OSError as exc:
+        raise StartupError(f"server.http: cannot listen on {host}:{port}: "
+                           f"{exc.strerror or exc}") from None
+    sock.setblocking(False)
+    return sock
 
 
 class _QuietServer(uvicorn.Server):
@@ -65,6 +86,7 @@ class Nvr:
 
     async def run(self, stop: asyncio.Event) -> None:
         cfg = self.config
+        http_socket = bind_http(cfg.server.http_host, cfg.server.http_port)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         url = cfg.database_url
         await asyncio.to_thread(upgrade, url)
@@ -93,7 +115,7 @@ class Nvr:
                     recording.append(asyncio.create_task(rec.run(), name=f"record-{cam.name}"))
                 ingest.append(asyncio.create_task(client.run(), name=f"camera-{cam.name}"))
             others = [asyncio.create_task(self._retention_loop(), name="retention"),
-                      asyncio.create_task(self._serve_http(), name="http")]
+                      asyncio.create_task(self._serve_http(http_socket), name="http")]
             log.info("nvr running: %d cameras, data in %s, http on %s", len(ingest),
                      self.data_dir, cfg.server.http)
             waiter = asyncio.create_task(stop.wait())
@@ -146,7 +168,7 @@ class Nvr:
                 log.exception("retention failed")
             await asyncio.sleep(self.config.recording.retention_interval_seconds)
 
-    async def _serve_http(self) -> None:
+    async def _serve_http(self, sock: socket.socket) -> None:
         assert self.index is not None
         services = Services(
             data_dir=self.data_dir, index=self.index,
@@ -158,9 +180,7 @@ class Nvr:
             create_app(services), host=self.config.server.http_host,
             port=self.config.server.http_port, log_level="warning", access_log=False,
             lifespan="off"))
-        await server.serve()
-        if not server.started:
-            raise RuntimeError(f"cannot serve HTTP on {self.config.server.http}")
+        await server.serve(sockets=[sock])
 
 
 async def _cancel(tasks: list[asyncio.Task]) -> None:
@@ -185,5 +205,9 @@ def run(config: Config) -> int:
             loop.add_signal_handler(sig, on_signal)
         await Nvr(config).run(stop)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except StartupError as exc:
+        log.error("%s", exc)
+        return 1
     return 0

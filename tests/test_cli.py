@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -53,3 +54,16 @@ def test_db_upgrade_creates_the_schema(tmp_path):
     engine = sqlalchemy.create_engine(f"sqlite:///{tmp_path / 'data' / 'nvr.db'}")
     assert "segments" in sqlalchemy.inspect(engine).get_table_names()
     engine.dispose()
+
+
+def test_run_with_busy_http_port_says_so_and_exits_1(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        cfg = tmp_path / "c.toml"
+        cfg.write_text(f'[server]\ndata_dir = "{tmp_path / "d"}"\nhttp = "127.0.0.1:{port}"\n')
+        out = nvr("run", "--config", str(cfg))
+    assert out.returncode == 1
+    assert f"server.http: cannot listen on 127.0.0.1:{port}" in out.stderr
+    assert "Traceback" not in out.stderr
