@@ -23,7 +23,7 @@ from collections.abc import Callable
 from aiortsp.rtsp.auth import BasicAuth, DigestAuth
 from aiortsp.rtsp.connection import RTSPConnection
 from aiortsp.rtsp.errors import RTSPResponseError
-from aiortsp.rtsp.parser import RTSPResponse
+from aiortsp.rtsp.parser import RTSPParser, RTSPResponse
 
 BinaryHandler = Callable[[bytes], None]
 
@@ -178,7 +178,13 @@ class CameraConnection(RTSPConnection):
         if stop > end:
             return 0
         message = bytes(buf[pos:stop])
-        for msg in self.parser.parse(message):
+        try:
+            messages = list(self.parser.parse(message))
+        except Exception:  # noqa: BLE001 - a malformed message is skipped, not fatal
+            self.parser = RTSPParser()
+            self.logger.warning("skipping a malformed RTSP message (%d bytes)", len(message))
+            return stop - pos
+        for msg in messages:
             if msg.type == "response":
                 self.on_response(msg)
                 future = self.active_requests.get(msg.cseq)

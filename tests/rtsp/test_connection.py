@@ -104,3 +104,14 @@ async def test_digest_preferred_over_basic():
         resp.feed(line)
     assert conn.handle_401(resp) is True
     assert isinstance(conn._auth, DigestQopAuth)
+
+
+async def test_malformed_reply_is_skipped_and_the_stream_goes_on():
+    conn = _conn()
+    rtp = _collect(conn, 0)
+    fut = asyncio.get_running_loop().create_future()
+    conn.active_requests[3] = fut
+    conn.data_received(b"RTSP/1.0 abc\r\nCSeq: 2\r\nBroken header\r\n\r\n" +
+                       _interleaved(0, b"after") + REPLY)
+    assert rtp == [b"after"]
+    assert fut.result().status == 200
