@@ -65,7 +65,9 @@ class _QuietServer(uvicorn.Server):
         yield
 
     async def main_loop(self) -> None:
-        while not await self.on_tick(0):
+        while True:
+            if await self.on_tick(0):
+                return
             await asyncio.sleep(1.0)
 
 
