@@ -426,7 +426,7 @@ class Config(BaseModel):
 
     # The sub-table defaults are dicts, validated like a written table, so that
     # data_dir is resolved against the config file even when [server] is absent.
-    server: ServerConfig = Field(default_factory=dict, description="[server]")  # type: ignore[arg-type]
+    server: ServerConfig = Field(default_factory=dict, description="[server]")  # type: ignore[arg-type,assignment]
     recording: RecordingConfig = Field(default_factory=RecordingConfig, description="[recording]")
     cameras: list[CameraConfig] = Field(
         default_factory=list,
@@ -510,8 +510,8 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
         cameras = data.get("cameras") if isinstance(data, dict) else None
         if isinstance(cameras, list):
             names = [c.get("name") if isinstance(c, dict) else None for c in cameras]
-            for index, _, err in _duplicate_names(names):
-                problems.append((("cameras", index, "name"), err.message()))
+            for index, _, dup in _duplicate_names(names):
+                problems.append((("cameras", index, "name"), dup.message()))
         config = None
     if problems:
         raise ConfigError(_format(problems, lines, path.name), path) from None

@@ -91,7 +91,7 @@ class SegmentIndex:
             for i in range(0, len(ids), _DELETE_BATCH):
                 batch = ids[i : i + _DELETE_BATCH]
                 result = session.execute(delete(Segment).where(Segment.id.in_(batch)))
-                deleted += result.rowcount or 0
+                deleted += getattr(result, "rowcount", 0) or 0
         return deleted
 
     def delete_paths(self, paths: Iterable[str]) -> int:
@@ -102,7 +102,7 @@ class SegmentIndex:
             for i in range(0, len(paths), _DELETE_BATCH):
                 batch = paths[i : i + _DELETE_BATCH]
                 result = session.execute(delete(Segment).where(Segment.path.in_(batch)))
-                deleted += result.rowcount or 0
+                deleted += getattr(result, "rowcount", 0) or 0
         return deleted
 
     def oldest(

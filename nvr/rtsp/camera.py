@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from nvr.feed import Feed
 from nvr.rtsp.session import AuthFailed, CameraError, RtspSession
-from nvr.rtsp.stream import TrackReceiver
+from nvr.rtsp.stream import TrackReceiver, make_receiver
 
 BACKOFF_START = 1.0
 BACKOFF_CAP = 5.0
@@ -123,7 +123,7 @@ class CameraClient:
                 if transport == "udp" and self.transport == "auto" and "UDP" in str(exc):
                     self._udp_failed = True
                 raise
-            receivers.extend(TrackReceiver(t, self.feed.publish) for t in tracks)
+            receivers.extend(make_receiver(t, self.feed.publish) for t in tracks)
             self.feed.audio = receivers[1].params if len(receivers) > 1 else None
             self.state.sessions += 1
             video = tracks[0]

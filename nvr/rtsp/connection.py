@@ -90,6 +90,8 @@ class CameraConnection(RTSPConnection):
         # aiortsp's own log lines go through a logger that redacts Authorization headers
         super().__init__(host, port, username, password,
                          logger=logging.LoggerAdapter(_WIRE, extra), timeout=timeout)
+        self._auth: BasicAuth | DigestAuth | None = None
+        self.parser: RTSPParser = RTSPParser()
         self._buf = bytearray()
         self.channel_handlers: dict[int, BinaryHandler] = {}
         self.bytes_received = 0

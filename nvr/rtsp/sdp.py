@@ -43,10 +43,11 @@ def parse_tracks(text: str) -> tuple[list[Track], str]:
             current = None
             if len(parts) >= 4 and parts[0] in ("video", "audio"):
                 try:
-                    pt = int(parts[3])
+                    payload_type = int(parts[3])
                 except ValueError:
                     continue
-                current = Track(kind=parts[0], codec="", payload_type=pt, clock_rate=0)
+                current = Track(kind=parts[0], codec="", payload_type=payload_type,
+                                clock_rate=0)
                 tracks.append(current)
             else:
                 current = Track(kind="other", codec="", payload_type=-1, clock_rate=0)
@@ -61,8 +62,8 @@ def parse_tracks(text: str) -> tuple[list[Track], str]:
             elif name == "rtpmap":
                 _parse_rtpmap(current, rest)
             elif name == "fmtp":
-                pt, _, params = rest.strip().partition(" ")
-                if pt.strip() == str(current.payload_type):
+                fmt, _, params = rest.strip().partition(" ")
+                if fmt.strip() == str(current.payload_type):
                     current.fmtp = _parse_fmtp(params)
     return [t for t in tracks if t.kind in ("video", "audio")], session_control
 
