@@ -31,6 +31,7 @@ from nvr.recording.probe import RECORDINGS_DIR, segment_relpath
 from nvr.recording.writer import SegmentWriter
 
 MAX_FRAME_GAP = 5 * VIDEO_CLOCK  # a pts step above this breaks the stream
+MAX_REORDER = VIDEO_CLOCK  # B-frames step back less than this; more breaks the stream
 
 IndexAdd = Callable[[SegmentInfo], Awaitable[object]]
 
@@ -73,7 +74,10 @@ class Recorder:
         self.frames_written = 0
         self.errors = 0
         self._seg: _Open | None = None
-        self._pending: AccessUnit | None = None  # last video frame, waiting for its duration
+        self._key: AccessUnit | None = None  # keyframe of the GOP being received
+        self._gop: list[AccessUnit] = []  # frames after it, decode order, not yet written
+        self._last_dts = 0  # of the last video frame written, segment-relative
+        self._reorder = 0  # B-frame reordering delay of this stream, 90 kHz ticks
         self._frame_ticks = VIDEO_CLOCK // 25
         self._continue_at: int | None = None  # start_us for the next segment, if contiguous
         self._sync: asyncio.Future[None] | None = None
@@ -116,28 +120,71 @@ class Recorder:
         if au.params.kind == "audio":
             self._write_audio(au)
             return
-        pending = self._pending
-        if pending is not None:
-            step = au.pts - pending.pts
-            if step <= 0 or step > MAX_FRAME_GAP:  # new session or timestamp trouble
+        seg, key = self._seg, self._key
+        if seg is not None and key is not None:
+            last = self._gop[-1] if self._gop else key
+            step = au.pts - last.pts
+            if (au.params is not seg.video or step > MAX_FRAME_GAP or step < -MAX_REORDER
+                    or (au.keyframe and au.pts <= key.pts)):
+                # a new session, new parameter sets, or timestamp trouble: the stream broke
                 await self._close(end_pts=None)
-                pending = None
-            elif 0 < step <= VIDEO_CLOCK:
-                self._frame_ticks = step
-        seg = self._seg
-        if seg is not None and au.keyframe and (
-            au.pts - seg.first_pts >= self.segment_ticks or au.params is not seg.video
-            or seg.audio is not self.feed.audio
-        ):
-            await self._close(end_pts=au.pts)
-            seg = None
+                seg = None
+        if not au.keyframe:
+            if seg is not None:
+                self._gop.append(au)
+            return  # before the first keyframe there is nothing to start a segment with
+        if seg is not None:
+            if au.pts - seg.first_pts >= self.segment_ticks or seg.audio is not self.feed.audio:
+                await self._close(end_pts=au.pts)
+                seg = None
+            else:
+                self._write_gop(end_pts=au.pts)
         if seg is None:
-            if not au.keyframe:
-                return  # wait for a keyframe to start a segment
             seg = await self._open(au)
-        elif pending is not None:
-            await self._write_video(pending, au.pts - pending.pts)
-        self._pending = au
+        await self._write_key(au)
+
+    def _write_gop(self, end_pts: int) -> None:
+        """Write the frames after the last keyframe, with decode timestamps.
+
+        RTP carries presentation times only. In decode order, the n-th frame of a GOP
+        gets the n-th smallest presentation time of the GOP minus the stream's
+        reordering delay (0 without B-frames, so dts = pts), which keeps dts rising and
+        never after pts. Durations follow the presentation order; the last one ends at
+        ``end_pts`` (the next keyframe).
+        """
+        seg, key, gop = self._seg, self._key, self._gop
+        self._gop = []
+        if seg is None or key is None or not gop:
+            return
+        shown = sorted(f.pts for f in (key, *gop))
+        reorder = max(s - f.pts for s, f in zip(shown, (key, *gop), strict=True))
+        self._reorder = max(self._reorder, reorder)
+        steps = [b - a for a, b in zip(shown, shown[1:], strict=False) if b > a]
+        if steps:
+            self._frame_ticks = min(steps)
+        base = seg.first_pts
+        for i, au in enumerate(gop, start=1):
+            pts = au.pts - base
+            dts = min(pts, max(shown[i] - self._reorder - base, self._last_dts + 1))
+            nxt = shown[i + 1] if i + 1 < len(shown) else end_pts
+            seg.writer.write_video(au.data, pts, dts, max(1, nxt - shown[i]), False)
+            self._last_dts = dts
+            self.frames_written += 1
+
+    async def _write_key(self, au: AccessUnit) -> None:
+        """Write a keyframe at once: muxing it writes out the previous GOP's fragment,
+        which is then fsynced (in a thread)."""
+        seg = self._seg
+        assert seg is not None
+        pts = au.pts - seg.first_pts
+        dts = pts - self._reorder
+        if self._key is not None:  # not the segment's first frame
+            dts = max(dts, self._last_dts + 1)
+        seg.writer.write_video(au.data, pts, dts, self._frame_ticks, True)
+        self._key, self._last_dts = au, dts
+        self.frames_written += 1
+        await self._wait_sync()
+        self._sync = asyncio.ensure_future(asyncio.to_thread(seg.writer.sync))
 
     async def _open(self, au: AccessUnit) -> _Open:
         start_us = self._continue_at if self._continue_at is not None else int(au.wallclock * 1e6)
@@ -150,15 +197,6 @@ class Recorder:
         self._seg = seg
         self.log.debug("camera %s: new segment %s", self.camera, rel)
         return seg
-
-    async def _write_video(self, au: AccessUnit, duration: int) -> None:
-        seg = self._seg
-        assert seg is not None
-        seg.writer.write_video(au.data, au.pts - seg.first_pts, duration, au.keyframe)
-        self.frames_written += 1
-        if au.keyframe:  # the muxer just wrote out the previous GOP's fragment
-            await self._wait_sync()
-            self._sync = asyncio.ensure_future(asyncio.to_thread(seg.writer.sync))
 
     def _write_audio(self, au: AccessUnit) -> None:
         seg = self._seg
@@ -180,19 +218,19 @@ class Recorder:
                 self.log.warning("camera %s: fsync failed: %s", self.camera, exc)
 
     async def _close(self, end_pts: int | None) -> None:
-        """Close the open segment. ``end_pts``: pts of the frame that starts the next one."""
-        seg, pending = self._seg, self._pending
-        self._pending = None
+        """Close the open segment. ``end_pts``: pts of the keyframe that starts the next
+        one, or None when the stream broke (the last frame then gets the usual duration)."""
+        seg, key = self._seg, self._key
         if seg is None:
             return
-        if pending is not None:
-            duration = end_pts - pending.pts if end_pts is not None else self._frame_ticks
-            seg.writer.write_video(pending.data, pending.pts - seg.first_pts, duration,
-                                   pending.keyframe)
-            self.frames_written += 1
-            last_end = pending.pts + duration
+        if key is not None:
+            last = max(f.pts for f in (key, *self._gop))
+            end = end_pts if end_pts is not None else last + self._frame_ticks
+            self._write_gop(end)
+            last_end = end
         else:
             last_end = seg.first_pts
+        self._key = None
         self._seg = None
         await self._wait_sync()
         size = await asyncio.to_thread(seg.writer.close)
@@ -214,7 +252,8 @@ class Recorder:
         """After an error: close what can be closed, leave the file to reconcile."""
         seg = self._seg
         self._seg = None
-        self._pending = None
+        self._key = None
+        self._gop = []
         self._continue_at = None
         if seg is not None:
             try:

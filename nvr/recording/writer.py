@@ -82,8 +82,9 @@ class SegmentWriter:
         if new_dir:
             _fsync_dir(path.parent.parent)
 
-    def write_video(self, data_avcc: bytes, pts: int, duration: int, keyframe: bool) -> None:
-        """Queue one video frame; pts relative to the segment start, 90 kHz."""
+    def write_video(self, data_avcc: bytes, pts: int, dts: int, duration: int,
+                    keyframe: bool) -> None:
+        """Queue one video frame; pts/dts relative to the segment start, 90 kHz."""
         data = avcc_to_annexb(data_avcc)
         if self._prefix and keyframe:
             data = self._prefix + data
@@ -91,7 +92,8 @@ class SegmentWriter:
         packet = av.Packet(data)
         packet.stream = self._video
         packet.time_base = self._video_tb
-        packet.pts = packet.dts = pts
+        packet.pts = pts
+        packet.dts = dts
         packet.duration = duration
         packet.is_keyframe = keyframe
         self._container.mux_one(packet)

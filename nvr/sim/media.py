@@ -47,14 +47,20 @@ class MediaParams:
     loop_gops: int = 2
     audio: bool = False
     audio_rate: int = 48000
+    bframes: int = 0  # B-frames between references (cameras rarely use them)
 
 
 @dataclass(frozen=True)
 class VideoFrame:
-    """One coded picture: its NAL units (no start codes, no parameter sets)."""
+    """One coded picture: its NAL units (no start codes, no parameter sets).
+
+    ``reorder``: presentation index minus decode index (0 without B-frames), so a
+    sender stamps frame k of decode order with the RTP time of ``k + reorder``.
+    """
 
     nals: tuple[bytes, ...]
     keyframe: bool
+    reorder: int = 0
 
 
 @dataclass
@@ -171,8 +177,8 @@ def _encode_video(p: MediaParams) -> tuple[list[VideoFrame], dict[int, bytes]]:
             "preset": "veryfast",
             "tune": "zerolatency",
             "x264-params": (
-                f"keyint={keyint}:min-keyint={keyint}:scenecut=0:bframes=0:"
-                f"repeat-headers=1:sliced-threads=0:nal-hrd=none"
+                f"keyint={keyint}:min-keyint={keyint}:scenecut=0:bframes={p.bframes}:"
+                f"b-adapt=0:open-gop=0:repeat-headers=1:sliced-threads=0:nal-hrd=none"
             ),
         }
     elif p.codec == "h265":
@@ -196,7 +202,11 @@ def _encode_video(p: MediaParams) -> tuple[list[VideoFrame], dict[int, bytes]]:
     ctx.time_base = Fraction(1, p.fps)
     ctx.bit_rate = p.bitrate_kbps * 1000
     ctx.gop_size = keyint
-    ctx.max_b_frames = 0
+    ctx.max_b_frames = p.bframes
+    if p.bframes and p.codec != "h264":
+        raise ValueError("B-frames are only simulated for H.264")
+    if p.bframes:
+        ctx.options = {**ctx.options, "tune": "film"}  # zerolatency forbids B-frames
     ctx.open()
 
     packets = []
@@ -215,7 +225,7 @@ def _encode_video(p: MediaParams) -> tuple[list[VideoFrame], dict[int, bytes]]:
         else {H264_SPS, H264_PPS, H264_AUD, H264_SEI}
     )
     frames: list[VideoFrame] = []
-    for pkt in packets:
+    for index, pkt in enumerate(packets):
         nals = split_annexb(bytes(pkt))
         body = []
         for nal in nals:
@@ -224,7 +234,7 @@ def _encode_video(p: MediaParams) -> tuple[list[VideoFrame], dict[int, bytes]]:
                 params.setdefault(t, nal)
             else:
                 body.append(nal)
-        frames.append(VideoFrame(tuple(body), bool(pkt.is_keyframe)))
+        frames.append(VideoFrame(tuple(body), bool(pkt.is_keyframe), (pkt.pts or 0) - index))
     if len(frames) != total or not frames[0].keyframe:
         raise RuntimeError(f"encoder gave {len(frames)} frames for {total}")
     return frames, params

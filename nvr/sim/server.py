@@ -70,6 +70,7 @@ class SimCamera:
     # First RTP timestamp of every track of every session (None: random, like a camera).
     # Near 2**32 it makes the timestamps wrap soon after PLAY.
     ts_start: int | None = None
+    bframes: int = 0  # H.264 only
 
     def media_params(self) -> MediaParams:
         return MediaParams(
@@ -80,6 +81,7 @@ class SimCamera:
             bitrate_kbps=self.bitrate_kbps,
             audio=self.audio,
             audio_rate=self.audio_rate,
+            bframes=self.bframes,
         )
 
 
@@ -220,8 +222,8 @@ class _Session:
                     tr.ssrc = random.getrandbits(32)
             if t == tv:
                 assert video is not None
-                ts = (video.ts0 + vn * 90000 // fps + faults.ts_offset) & 0xFFFFFFFF
                 index = (vn + shift) % n_video
+                sent = vn
                 vn += 1
                 if stalled or self._congested():
                     v_need_key = True
@@ -233,6 +235,9 @@ class _Session:
                     shift += (key - index) % n_video
                     index = key
                 v_need_key = False
+                # presentation time: decode position plus the frame's B-frame reordering
+                shown = sent + clip.frames[index].reorder
+                ts = (video.ts0 + shown * 90000 // fps + faults.ts_offset) & 0xFFFFFFFF
                 self._send(video, packets.video[index], ts)
             elif t == ta:
                 assert audio is not None
