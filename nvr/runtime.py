@@ -135,7 +135,11 @@ class Nvr:
             await _cancel(ingest + [others[0]])
             for feed in self.feeds.values():
                 feed.close()  # recorders drain what is queued, then close their segment
-            await asyncio.wait_for(asyncio.gather(*recording, return_exceptions=True), 8)
+            try:
+                await asyncio.wait_for(asyncio.gather(*recording, return_exceptions=True), 8)
+            except TimeoutError:  # a stuck disk: exit anyway, reconcile indexes the files
+                log.error("recorders did not finish within 8 s; their files are left "
+                          "to the next start-up's reconcile")
             await _cancel(others + [waiter])
         engine.dispose()
         log.info("stopped")

@@ -59,7 +59,8 @@ class _Open:
 
 
 class Recorder:
-    """Records one Feed. Run :meth:`run` as a task; cancel it to stop (it closes cleanly)."""
+    """Records one Feed. Run :meth:`run` as a task. To stop, close the Feed: the recorder
+    writes what is queued, closes and indexes its segment, and returns."""
 
     def __init__(self, camera: str, feed: Feed, data_dir: Path, segment_seconds: float,
                  index_add: IndexAdd, idle_close_seconds: float = 5.0) -> None:

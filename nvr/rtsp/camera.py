@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 
 from nvr.feed import Feed
-from nvr.rtsp.session import AuthFailed, CameraError, RtspSession
+from nvr.rtsp.session import AuthFailed, CameraError, RtspSession, TransportRefused
 from nvr.rtsp.stream import TrackReceiver, make_receiver
 
 BACKOFF_START = 1.0
@@ -119,8 +119,8 @@ class CameraClient:
                 tracks = await asyncio.wait_for(session.start(), self.connect_timeout)
             except TimeoutError:
                 raise CameraError("camera did not complete the RTSP setup in time") from None
-            except CameraError as exc:
-                if transport == "udp" and self.transport == "auto" and "UDP" in str(exc):
+            except TransportRefused:
+                if self.transport == "auto":
                     self._udp_failed = True
                 raise
             receivers.extend(make_receiver(t, self.feed.publish) for t in tracks)

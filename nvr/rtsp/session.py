@@ -43,6 +43,10 @@ class Unsupported(CameraError):
     """The camera offers nothing we can record."""
 
 
+class TransportRefused(CameraError):
+    """The camera refused the RTP transport we asked for (461)."""
+
+
 @dataclass
 class SetupTrack:
     index: int
@@ -127,7 +131,7 @@ class RtspSession:
                                  self._has_credentials else
                                  "camera requires a user and password") from None
             if status == 461 and self.transport == "udp":
-                raise CameraError("camera refused UDP transport (461)") from None
+                raise TransportRefused("camera refused UDP transport (461)") from None
             reason = exc.response.status_msg if exc.response is not None else ""
             raise CameraError(f"camera answered {status} {reason}".strip()) from None
         except RTSPTimeoutError:
