@@ -96,6 +96,8 @@ async def test_download_recording_and_query_by_time(sim, tmp_path):
         out = tmp_path / "download.mp4"
         out.write_bytes(resp.content)
         assert ffprobe(out)["streams"][0]["codec_name"] == "h264"
+        part = await nvr.http.get(rows[0]["url"], headers={"Range": "bytes=0-99"})
+        assert part.status_code == 206 and part.content == resp.content[:100]
         later = await nvr.http.get("/api/recordings", params={
             "camera": "front", "start": rows[1]["start"]})
         assert [r["id"] for r in later.json()][0] == rows[1]["id"]
