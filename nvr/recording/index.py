@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -85,23 +86,18 @@ class SegmentIndex:
 
     def delete(self, ids: Iterable[int]) -> int:
         """Delete rows by id; returns how many existed."""
-        ids = list(ids)
-        deleted = 0
-        with self._sessions.begin() as session:
-            for i in range(0, len(ids), _DELETE_BATCH):
-                batch = ids[i : i + _DELETE_BATCH]
-                result = session.execute(delete(Segment).where(Segment.id.in_(batch)))
-                deleted += getattr(result, "rowcount", 0) or 0
-        return deleted
+        return self._delete_where(Segment.id, list(ids))
 
     def delete_paths(self, paths: Iterable[str]) -> int:
         """Delete rows by relative path; returns how many existed."""
-        paths = list(paths)
+        return self._delete_where(Segment.path, list(paths))
+
+    def _delete_where(self, column: Any, values: list[Any]) -> int:
         deleted = 0
         with self._sessions.begin() as session:
-            for i in range(0, len(paths), _DELETE_BATCH):
-                batch = paths[i : i + _DELETE_BATCH]
-                result = session.execute(delete(Segment).where(Segment.path.in_(batch)))
+            for i in range(0, len(values), _DELETE_BATCH):
+                batch = values[i : i + _DELETE_BATCH]
+                result = session.execute(delete(Segment).where(column.in_(batch)))
                 deleted += getattr(result, "rowcount", 0) or 0
         return deleted
 

@@ -102,6 +102,8 @@ class H264Depacketizer(VideoDepacketizer):
                 self.errors += 1
                 return
             h = p[1]
+            # inline, like its twin in the other depacketizer: most packets are fragments and
+            # a shared helper method measured ~10-30 % slower per packet
             fu: list[bytes] | None
             if h & 0x80:
                 if self._fu is not None:  # previous fragmented NAL never ended

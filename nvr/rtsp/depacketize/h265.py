@@ -109,6 +109,8 @@ class H265Depacketizer(VideoDepacketizer):
         t = (b0 >> 1) & 0x3F
         if t == FU:
             h = p[2]
+            # inline, like its twin in the other depacketizer: most packets are fragments and
+            # a shared helper method measured ~10-30 % slower per packet
             fu: list[bytes] | None
             if h & 0x80:
                 if self._fu is not None:  # previous fragmented NAL never ended
