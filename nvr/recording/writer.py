@@ -24,25 +24,12 @@ from pathlib import Path
 
 import av
 
+from nvr.codec.nal import START_CODE as _START
+from nvr.codec.nal import avcc_to_annexb
 from nvr.feed import VIDEO_CLOCK, CodecParams
 
 MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
-_START = b"\x00\x00\x00\x01"
 _MUX_NAMES = {"h264": "h264", "h265": "hevc"}
-
-
-def avcc_to_annexb(data: bytes) -> bytes:
-    """Replace 4-byte NAL lengths with start codes (same size)."""
-    size = int.from_bytes(data[:4], "big")
-    if size + 4 == len(data):  # one NAL: the usual P-frame
-        return _START + data[4:]
-    out = bytearray(data)
-    pos, end = 0, len(out)
-    while pos + 4 <= end:
-        size = int.from_bytes(out[pos:pos + 4], "big")
-        out[pos:pos + 4] = _START
-        pos += 4 + size
-    return bytes(out)
 
 
 def annexb_parameter_sets(params: CodecParams) -> bytes:

@@ -12,14 +12,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from nvr.codec.nal import to_avcc
+from nvr.codec.sps import h264_sps_info, h265_sps_info
 from nvr.feed import VIDEO_CLOCK, AccessUnit, CodecParams
-from nvr.rtsp.depacketize import AudioFrame, VideoFrame, to_avcc
+from nvr.rtsp.depacketize import AudioFrame, VideoFrame
 from nvr.rtsp.depacketize.aac import AacDepacketizer
 from nvr.rtsp.depacketize.h264 import H264Depacketizer
 from nvr.rtsp.depacketize.h265 import H265Depacketizer
 from nvr.rtsp.rtp import RtpPacket, parse_rtp
 from nvr.rtsp.sdp import Track
-from nvr.rtsp.sps import h264_sps_info, h265_sps_info
 from nvr.rtsp.timestamps import TrackClock
 
 Publish = Callable[[AccessUnit], None]

@@ -19,6 +19,8 @@ from fractions import Fraction
 import av
 import numpy as np
 
+from nvr.codec.nal import split_annexb
+
 # H.264 NAL unit types (RFC 6184 / ITU-T H.264 table 7-1).
 H264_IDR = 5
 H264_SEI = 6
@@ -87,23 +89,6 @@ class EncodedClip:
     def parameter_sets(self) -> list[bytes]:
         """VPS (H.265 only), SPS, PPS in the order a decoder wants them."""
         return [p for p in (self.vps, self.sps, self.pps) if p]
-
-
-def split_annexb(data: bytes) -> list[bytes]:
-    """Split an Annex-B byte stream into NAL units (start codes removed)."""
-    nals: list[bytes] = []
-    i = data.find(b"\x00\x00\x01")
-    while i >= 0:
-        start = i + 3
-        nxt = data.find(b"\x00\x00\x01", start)
-        end = len(data) if nxt < 0 else nxt
-        nal = data[start:end]
-        if nxt >= 0 and nal.endswith(b"\x00"):
-            nal = nal[:-1]  # the leading zero of a 4-byte start code
-        if nal:
-            nals.append(nal)
-        i = nxt
-    return nals
 
 
 def nal_type(codec: str, nal: bytes) -> int:

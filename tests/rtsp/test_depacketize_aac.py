@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nvr.rtsp.depacketize.aac import AacDepacketizer, parse_audio_specific_config
+from nvr.rtsp.depacketize.aac import AacDepacketizer
 from nvr.rtsp.rtp import build_rtp, parse_rtp
 
 FMTP = {
@@ -21,39 +21,6 @@ FMTP = {
 def _hbr_payload(aus: list[bytes]) -> bytes:
     headers = b"".join((len(au) << 3).to_bytes(2, "big") for au in aus)
     return (len(aus) * 16).to_bytes(2, "big") + headers + b"".join(aus)
-
-
-def test_parse_audio_specific_config_common_values():
-    assert parse_audio_specific_config(bytes.fromhex("1408")) == (16000, 1)
-    assert parse_audio_specific_config(bytes.fromhex("1210")) == (44100, 2)
-    assert parse_audio_specific_config(bytes.fromhex("1188")) == (48000, 1)
-    assert parse_audio_specific_config(bytes.fromhex("1590")) == (8000, 2)
-
-
-def test_parse_audio_specific_config_explicit_rate():
-    # object type 2, index 15, 24-bit rate 22000, 1 channel
-    bits = (2 << 35) | (15 << 31) | (22000 << 7) | (1 << 3)
-    assert parse_audio_specific_config(bits.to_bytes(5, "big")) == (22000, 1)
-
-
-@pytest.mark.parametrize(
-    ("config", "msg"), [(b"", "too short"), (b"\x16\x88", "reserved"), (b"\x00\x00", "type 0")]
-)
-def test_parse_audio_specific_config_garbage_raises(config, msg):
-    with pytest.raises(ValueError, match=msg):
-        parse_audio_specific_config(config)
-
-
-@pytest.mark.parametrize(
-    ("rate", "layout"), [(48000, "stereo"), (16000, "mono"), (44100, "stereo")]
-)
-def test_parse_audio_specific_config_matches_encoder(rate, layout):
-    cc = av.CodecContext.create("aac", "w")
-    cc.sample_rate = rate
-    cc.layout = layout
-    cc.format = "fltp"
-    cc.open()
-    assert parse_audio_specific_config(bytes(cc.extradata)) == (rate, cc.layout.nb_channels)
 
 
 def test_init_aac_fmtp_case_insensitive():

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nvr.rtsp.depacketize import split_annexb, to_avcc
+from nvr.codec.nal import split_annexb, to_avcc
 from nvr.rtsp.depacketize.h264 import H264Depacketizer
 from nvr.rtsp.rtp import build_rtp, parse_rtp
 

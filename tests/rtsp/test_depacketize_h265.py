@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nvr.rtsp.depacketize import split_annexb
+from nvr.codec.nal import split_annexb
 from nvr.rtsp.depacketize.h265 import H265Depacketizer
 from nvr.rtsp.rtp import build_rtp, parse_rtp
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from nvr.codec.nal import split_annexb
 from nvr.sim.media import (
     H264_IDR,
     H264_PPS,
@@ -13,7 +14,6 @@ from nvr.sim.media import (
     encode_clip,
     make_pattern,
     nal_type,
-    split_annexb,
 )
 
 

@@ -10,7 +10,7 @@ business: frames carry the RTP timestamp, :mod:`nvr.rtsp.timestamps` maps it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Protocol
 
 __all__ = [
@@ -19,8 +19,6 @@ __all__ = [
     "VideoDepacketizer",
     "VideoFrame",
     "normalize_fmtp",
-    "split_annexb",
-    "to_avcc",
 ]
 
 
@@ -88,25 +86,6 @@ def normalize_fmtp(fmtp: Mapping[str, str] | None) -> dict[str, str]:
     if not fmtp:
         return {}
     return {str(k).strip().lower(): str(v).strip() for k, v in fmtp.items()}
-
-
-def split_annexb(data: bytes) -> list[bytes]:
-    """Split an Annex-B byte stream (00 00 01 / 00 00 00 01 start codes) into NALs."""
-    out = []
-    for part in bytes(data).split(b"\x00\x00\x01"):
-        part = part.rstrip(b"\x00")
-        if part:
-            out.append(part)
-    return out
-
-
-def to_avcc(nals: Iterable[bytes]) -> bytes:
-    """NAL units → one length-prefixed (4-byte big-endian) AVCC/HVCC payload."""
-    parts = []
-    for nal in nals:
-        parts.append(len(nal).to_bytes(4, "big"))
-        parts.append(nal)
-    return b"".join(parts)
 
 
 # RFC 3550 A.1: a packet this far behind the last one is late/duplicate; further

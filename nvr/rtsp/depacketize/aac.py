@@ -15,73 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from nvr.codec.aac import parse_audio_config
 from nvr.rtsp.depacketize import AudioFrame, RtpLike, normalize_fmtp
 
-__all__ = ["AacDepacketizer", "AudioFrame", "parse_audio_specific_config"]
-
-_SAMPLE_RATES = (
-    96000,
-    88200,
-    64000,
-    48000,
-    44100,
-    32000,
-    24000,
-    22050,
-    16000,
-    12000,
-    11025,
-    8000,
-    7350,
-)
-
-
-def _parse_asc(config: bytes) -> tuple[int, int, int]:
-    if len(config) < 2:
-        raise ValueError(f"AudioSpecificConfig too short ({len(config)} bytes)")
-    value = int.from_bytes(config, "big")
-    total = len(config) * 8
-    pos = 0
-
-    def bits(n: int) -> int:
-        nonlocal pos
-        if pos + n > total:
-            raise ValueError("AudioSpecificConfig truncated")
-        pos += n
-        return (value >> (total - pos)) & ((1 << n) - 1)
-
-    object_type = bits(5)
-    if object_type == 31:
-        object_type = 32 + bits(6)
-    if object_type == 0:
-        raise ValueError("AudioSpecificConfig: audio object type 0 is invalid")
-    index = bits(4)
-    if index == 15:
-        sample_rate = bits(24)
-    elif index < len(_SAMPLE_RATES):
-        sample_rate = _SAMPLE_RATES[index]
-    else:
-        raise ValueError(f"AudioSpecificConfig: reserved sampling frequency index {index}")
-    channel_config = bits(4)
-    channels = 8 if channel_config == 7 else channel_config
-    frame_length = 1024
-    if object_type in (1, 2, 3, 4, 6, 7) and pos < total:  # GASpecificConfig
-        if bits(1):
-            frame_length = 960
-    if sample_rate <= 0:
-        raise ValueError("AudioSpecificConfig: sample rate 0")
-    return sample_rate, channels, frame_length
-
-
-def parse_audio_specific_config(config: bytes) -> tuple[int, int]:
-    """(sample_rate, channels) of an AudioSpecificConfig (ISO 14496-3 1.6.2.1).
-
-    The sample rate is the core one (for HE-AAC the RTP clock is usually the
-    core rate as well). Channel configuration 0 (in-band PCE) gives 0 channels.
-    """
-    sample_rate, channels, _ = _parse_asc(config)
-    return sample_rate, channels
-
+__all__ = ["AacDepacketizer", "AudioFrame"]
 
 class AacDepacketizer:
     """RTP payloads → raw AAC frames.
@@ -120,7 +57,8 @@ class AacDepacketizer:
         self.sample_rate = self.channels = 0
         self.frame_length = 1024
         if self.config:
-            self.sample_rate, self.channels, self.frame_length = _parse_asc(self.config)
+            asc = parse_audio_config(self.config)
+            self.sample_rate, self.channels, self.frame_length = asc[1:]
         self._hbr = (self.sizelength, self.indexlength, self.indexdeltalength) == (13, 3, 3)
 
     def push(self, pkt: RtpLike) -> list[AudioFrame]:

@@ -5,8 +5,8 @@ import av
 import numpy as np
 import pytest
 
-from nvr.rtsp.depacketize import split_annexb
-from nvr.rtsp.sps import BitReader, h264_sps_info, h265_sps_info, unescape_rbsp
+from nvr.codec.nal import split_annexb
+from nvr.codec.sps import BitReader, h264_sps_info, h265_sps_info, unescape_rbsp
 
 
 def _first_packet(codec: str, width: int, height: int, pix_fmt: str, options: dict) -> bytes:
