@@ -1,7 +1,8 @@
 """Engine, sessions and schema upgrades.
 
 The schema is created and changed only by the Alembic scripts in
-``migrations/``; ``upgrade(url)`` runs them programmatically.
+``nvr/db/migrations/`` (package data, installed with the package);
+``upgrade(url)`` runs them programmatically, without any alembic.ini.
 """
 
 from __future__ import annotations
@@ -15,14 +16,16 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-import nvr
-
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
 def migrations_dir() -> Path:
-    """The ``migrations/`` directory beside the ``nvr`` package."""
-    return Path(nvr.__file__).resolve().parent.parent / "migrations"
+    """The Alembic scripts: ``migrations/`` inside this package (``nvr/db/migrations``).
+
+    They ship as package data, so this is the same in a checkout and in an
+    installed wheel; Alembic needs them as real files, which a wheel install gives.
+    """
+    return Path(__file__).resolve().parent / "migrations"
 
 
 def make_engine(url: str) -> Engine:
@@ -60,11 +63,13 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 
 def alembic_config(url: str) -> Config:
-    """An Alembic config for ``url`` using the repository's ``migrations/``."""
-    directory = migrations_dir()
-    ini = directory.parent / "alembic.ini"
-    config = Config(str(ini)) if ini.exists() else Config()
-    config.set_main_option("script_location", str(directory))
+    """An Alembic config for ``url`` and the package's migrations, built in code.
+
+    No alembic.ini is read (an installed nvr has none); the repository's
+    alembic.ini is only for developers running the ``alembic`` command by hand.
+    """
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
     # '%' is interpolation syntax in ConfigParser; the URL goes in attributes too.
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     config.attributes["url"] = url

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-import nvr
 from nvr.db import make_engine, upgrade
 from nvr.db.models import datetime_to_us, us_to_datetime
 
@@ -78,7 +77,8 @@ def test_make_engine_sqlite_creates_dir_and_sets_pragmas(tmp_path: Path) -> None
 
 
 def test_alembic_command_line_honours_x_url(tmp_path: Path) -> None:
-    repo = Path(nvr.__file__).resolve().parent.parent
+    """The developers' alembic.ini at the repository root finds nvr/db/migrations."""
+    repo = Path(__file__).resolve().parents[2]
     db = tmp_path / "cli" / "nvr.db"
     subprocess.run(
         [sys.executable, "-m", "alembic", "-c", str(repo / "alembic.ini"), "-x",
