@@ -1,0 +1,104 @@
+"""``[[cameras]]``: one table per IP camera, each with a unique name.
+
+URLs are checked by :func:`nvr.config.types.check_rtsp_url`; their passwords never
+appear in ``repr()``, ``str()`` or error messages. :func:`duplicate_names` serves
+both the model check and the loader, which reports duplicates even when other
+errors keep the model check from running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from nvr.config.types import STRICT, Size, check_rtsp_url, redact_url
+
+__all__ = ["CameraConfig", "CameraName", "duplicate_names"]
+
+CameraName = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="Unique camera name: 1-64 letters, digits, '_' or '-'. Used in paths and URLs.",
+    ),
+]
+
+
+class CameraConfig(BaseModel):
+    """``[[cameras]]``: one IP camera."""
+
+    model_config = STRICT
+
+    name: CameraName
+    url: str = Field(
+        max_length=2000,
+        description="rtsp:// or rtsps:// URL of the main stream; credentials may be given "
+        "percent-encoded, e.g. rtsp://admin:p%40ss@10.0.0.5:554/stream1.",
+    )
+    sub_url: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="Optional lower-resolution stream (same rules as url).",
+    )
+    transport: Literal["tcp", "udp", "auto"] = Field(
+        default="tcp",
+        description='RTP transport: "tcp" (interleaved), "udp", or "auto" (UDP, then TCP).',
+    )
+    record: Literal["continuous", "off"] = Field(
+        default="continuous",
+        description='"continuous" records all the time; "off" only ingests (live view).',
+    )
+    audio: bool = Field(default=False, description="Ingest and record the audio track.")
+    retain_days: float | None = Field(
+        default=None,
+        gt=0,
+        le=36500,
+        description="Per-camera override of recording.retain_days.",
+    )
+    max_bytes: Size | None = Field(
+        default=None,
+        gt=0,
+        description="Cap on this camera's recordings, in addition to the global cap.",
+    )
+    enabled: bool = Field(
+        default=True, description="false keeps the camera in the file but does not connect."
+    )
+
+    @field_validator("url", "sub_url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_rtsp_url(value)
+
+    @field_validator("record", mode="before")
+    @classmethod
+    def _reject_events(cls, value: Any) -> Any:
+        if value == "events":
+            raise PydanticCustomError(
+                "record_events",
+                '"events" is reserved for a later release; use "continuous" or "off"',
+            )
+        return value
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            if name in ("url", "sub_url") and value is not None:
+                value = redact_url(value)
+            yield name, value
+
+
+def duplicate_names(names: list[Any]) -> Iterator[tuple[int, str, PydanticCustomError]]:
+    """``(index, name, error)`` for each name seen before it; non-strings are skipped."""
+    seen: set[str] = set()
+    for index, name in enumerate(names):
+        if not isinstance(name, str):
+            continue
+        if name in seen:
+            yield (
+                index,
+                name,
+                PydanticCustomError("duplicate_name", 'duplicate name "{name}"', {"name": name}),
+            )
+        seen.add(name)

@@ -1,0 +1,98 @@
+"""``[server]``: the data directory, the web address and the database URL.
+
+``data_dir`` is resolved against the config file's directory, which the loader
+passes as ``base_dir`` in the validation context. The database URL may hold a
+password: ``repr()`` shows it as ``***``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from nvr.config.types import STRICT, split_host_port
+
+__all__ = ["ServerConfig"]
+
+
+class ServerConfig(BaseModel):
+    """``[server]``: where data lives and where the web API listens."""
+
+    model_config = STRICT
+
+    data_dir: Path = Field(
+        default=Path("./data"),
+        description="Directory for recordings and the SQLite database. A relative path "
+        "is resolved against the config file's directory; '~' is expanded.",
+    )
+    http: str = Field(
+        default="127.0.0.1:8080",
+        min_length=1,
+        max_length=300,
+        description='Address of the web UI and API, "host:port" ("[::1]:8080" for IPv6); '
+        "port 1-65535.",
+    )
+    database: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2000,
+        description="SQLAlchemy database URL; unset means sqlite:///<data_dir>/nvr.db.",
+    )
+
+    @field_validator("data_dir")
+    @classmethod
+    def _resolve_data_dir(cls, value: Path, info: ValidationInfo) -> Path:
+        path = value.expanduser()
+        base = (info.context or {}).get("base_dir")
+        if not path.is_absolute() and base is not None:
+            path = Path(os.path.normpath(Path(base) / path))
+        return path
+
+    @field_validator("http")
+    @classmethod
+    def _check_http(cls, value: str) -> str:
+        split_host_port(value)
+        return value
+
+    @field_validator("database")
+    @classmethod
+    def _check_database(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            make_url(value)
+        except (ArgumentError, ValueError):
+            raise PydanticCustomError(
+                "database_url", 'not a SQLAlchemy URL (e.g. "postgresql+psycopg://u@host/nvr")'
+            ) from None
+        return value
+
+    @property
+    def http_host(self) -> str:
+        """The host part of ``http``, without IPv6 brackets."""
+        return split_host_port(self.http)[0]
+
+    @property
+    def http_port(self) -> int:
+        """The port part of ``http``."""
+        return split_host_port(self.http)[1]
+
+    @property
+    def database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in ``data_dir``."""
+        if self.database is not None:
+            return self.database
+        return f"sqlite:///{self.data_dir / 'nvr.db'}"
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            if name == "database" and value is not None:
+                value = make_url(value).render_as_string(hide_password=True)
+            yield name, value
