@@ -2,9 +2,18 @@
 
 The clip is a moving test pattern (a sliding bar, a frame counter, a little
 noise so the encoder spends its bit budget) encoded with libx264 or libx265 at
-a constant frame rate, without B-frames, one keyframe every two seconds, and a
-loop length that is a whole number of GOPs. Optional audio is a sine tone
-encoded with FFmpeg's AAC encoder, 1024 samples a frame, kept raw (no ADTS).
+a constant frame rate, one keyframe every `gop_seconds` (2 s by default), and a
+loop length that is a whole number of GOPs. By default there are no B-frames
+and every GOP is closed (IDR keyframes). `bframes` adds B-frames (decode order
+differs from presentation order; `VideoFrame.reorder` says by how much), for
+H.264 and H.265. `open_gop` (H.265 only) makes every keyframe after the first a
+CRA picture (NAL type 21) followed in decode order by leading RASL pictures
+(types 8/9) that precede it in presentation order and reference the previous
+GOP; x265's fixed B-frame pattern (b-adapt=0) gives `(keyint - 1) mod
+(bframes + 1)` of them (25 fps, 2 s, bframes=3: one; 24 fps: three).
+
+Optional audio is a sine tone encoded with FFmpeg's AAC encoder, 1024 samples
+a frame, kept raw (no ADTS).
 
 Encodings are cached in-process by their parameters, so many cameras with the
 same settings cost one encode.
@@ -28,6 +37,9 @@ H264_SPS = 7
 H264_PPS = 8
 H264_AUD = 9
 # H.265 NAL unit types (ITU-T H.265 table 7-1).
+H265_RASL_N = 8
+H265_RASL_R = 9
+H265_CRA = 21
 H265_VPS = 32
 H265_SPS = 33
 H265_PPS = 34
@@ -50,6 +62,7 @@ class MediaParams:
     audio: bool = False
     audio_rate: int = 48000
     bframes: int = 0  # B-frames between references (cameras rarely use them)
+    open_gop: bool = False  # H.265: CRA keyframes with leading pictures
 
 
 @dataclass(frozen=True)
@@ -170,16 +183,19 @@ def _encode_video(p: MediaParams) -> tuple[list[VideoFrame], dict[int, bytes]]:
         ctx = av.CodecContext.create("libx265", "w")
         ctx.options = {
             "preset": "ultrafast",
-            "tune": "zerolatency",
             "x265-params": (
-                f"keyint={keyint}:min-keyint={keyint}:scenecut=0:bframes=0:"
-                f"repeat-headers=1:log-level=error:open-gop=0:"
+                f"keyint={keyint}:min-keyint={keyint}:scenecut=0:bframes={p.bframes}:"
+                f"b-adapt=0:repeat-headers=1:log-level=error:open-gop={int(p.open_gop)}:"
                 # Cheaper analysis: encoding stays a few seconds at 720p.
                 f"rdoq-level=0:psy-rd=0:aq-mode=0:sao=0"
             ),
         }
+        if not p.bframes:
+            ctx.options = {**ctx.options, "tune": "zerolatency"}  # it forbids B-frames
     else:
         raise ValueError(f"codec must be 'h264' or 'h265', got {p.codec!r}")
+    if p.open_gop and p.codec != "h265":
+        raise ValueError("open GOPs are only simulated for H.265")
     ctx.width = p.width
     ctx.height = p.height
     ctx.pix_fmt = "yuv420p"
@@ -188,9 +204,7 @@ def _encode_video(p: MediaParams) -> tuple[list[VideoFrame], dict[int, bytes]]:
     ctx.bit_rate = p.bitrate_kbps * 1000
     ctx.gop_size = keyint
     ctx.max_b_frames = p.bframes
-    if p.bframes and p.codec != "h264":
-        raise ValueError("B-frames are only simulated for H.264")
-    if p.bframes:
+    if p.bframes and p.codec == "h264":
         ctx.options = {**ctx.options, "tune": "film"}  # zerolatency forbids B-frames
     ctx.open()
 

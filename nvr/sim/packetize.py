@@ -8,6 +8,9 @@
 - AAC, RFC 3640 mpeg4-generic AAC-hbr: a 16-bit AU-headers-length, one 16-bit
   AU header (13-bit size, 3-bit index) and one access unit per packet.
 
+- RTCP, RFC 3550: sender report, SDES CNAME and BYE packets (`rtcp_*`), to be
+  sent as one compound packet starting with the SR.
+
 A "payload" here is the RTP payload only; `rtp_header` builds the fixed
 12-byte RFC 3550 header. `ClipPackets` precomputes a whole encoded loop as
 per-frame buffers in RTSP interleaved framing, so a sender only patches the
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import struct
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -160,7 +164,7 @@ class FramePackets:
     payload_bytes: int
 
 
-def _layout(payloads: list[bytes], pt: int, keyframe: bool) -> FramePackets:
+def layout_frame(payloads: list[bytes], pt: int, keyframe: bool) -> FramePackets:
     buf = bytearray()
     packets = []
     for i, payload in enumerate(payloads):
@@ -193,13 +197,57 @@ class ClipPackets:
     def build(cls, clip: EncodedClip, mtu: int = DEFAULT_MTU) -> ClipPackets:
         fn = h265_payloads if clip.params.codec == "h265" else h264_payloads
         video = [
-            _layout(
+            layout_frame(
                 fn(f.nals, clip.parameter_sets if f.keyframe else None, mtu), VIDEO_PT, f.keyframe
             )
             for f in clip.frames
         ]
-        audio = [_layout([aac_payload(au)], AUDIO_PT, True) for au in clip.audio_frames]
+        audio = [layout_frame([aac_payload(au)], AUDIO_PT, True) for au in clip.audio_frames]
         return cls(video, audio)
+
+
+# --- RTCP ------------------------------------------------------------------
+
+RTCP_SR = 200
+RTCP_SDES = 202
+RTCP_BYE = 203
+NTP_EPOCH_OFFSET = 2208988800
+
+
+def rtcp_sr(ssrc: int, rtp_ts: int, packets: int, octets: int, now: float | None = None) -> bytes:
+    """Sender report without report blocks: NTP time `now` (Unix seconds) = `rtp_ts`."""
+    now = time.time() if now is None else now
+    secs = int(now)
+    frac = int((now - secs) * (1 << 32)) & 0xFFFFFFFF
+    return struct.pack(
+        "!BBHIIIIII",
+        0x80,
+        RTCP_SR,
+        6,
+        ssrc,
+        (secs + NTP_EPOCH_OFFSET) & 0xFFFFFFFF,
+        frac,
+        rtp_ts & 0xFFFFFFFF,
+        packets & 0xFFFFFFFF,
+        octets & 0xFFFFFFFF,
+    )
+
+
+def rtcp_sdes(ssrc: int, cname: bytes = b"nvr-sim") -> bytes:
+    """SDES with one chunk: the CNAME item, the end item, padding to 32 bits."""
+    chunk = struct.pack("!IBB", ssrc, 1, len(cname)) + cname
+    chunk += bytes(4 - len(chunk) % 4)
+    return struct.pack("!BBH", 0x81, RTCP_SDES, len(chunk) // 4) + chunk
+
+
+def rtcp_bye(ssrc: int, reason: str = "") -> bytes:
+    """BYE (RFC 3550 6.6) for one SSRC, with an optional reason for leaving."""
+    body = struct.pack("!I", ssrc)
+    if reason:
+        text = reason.encode()[:255]
+        body += bytes([len(text)]) + text
+        body += bytes(-len(body) % 4)
+    return struct.pack("!BBH", 0x81, RTCP_BYE, len(body) // 4) + body
 
 
 # --- SDP -------------------------------------------------------------------
