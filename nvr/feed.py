@@ -12,6 +12,15 @@ monotonic within one session) and start near zero for each session.
 ``wallclock`` is the UTC time (seconds since the epoch) the frame was captured,
 derived from the RTP timestamp and anchored on the receive time.
 
+Late joiners: the Feed keeps the current video ``CodecParams`` and every access
+unit since the last video keyframe (audio included), bounded in bytes, so
+``subscribe(start="keyframe")`` hands a new viewer or player a decodable start
+at once instead of making it wait up to a GOP.
+
+Decode timestamps are set by the producer (RTSP derives them from the
+presentation times at ingest, B-frames included): ``dts`` is monotonic and
+never after ``pts`` within one session.
+
 Payloads: video is length-prefixed (AVCC/HVCC, 4-byte big-endian lengths), one
 entry per NAL unit, parameter sets not repeated in-band; audio is one raw AAC
 frame (no ADTS header).
@@ -21,7 +30,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 VIDEO_CLOCK = 90_000
 
@@ -80,6 +90,8 @@ def _wake(waiter: asyncio.Future[None]) -> None:
 class FeedStats:
     frames: int = 0
     bytes: int = 0
+    dropped: int = 0  # frames dropped by slow subscribers (closed ones included)
+    corrupt: int = 0  # frames the producer found invalid and did not publish
 
 
 class Subscription:
@@ -91,7 +103,8 @@ class Subscription:
     wake-up per frame for consumers that work a GOP at a time (the recorder).
     """
 
-    def __init__(self, feed: Feed, maxsize: int, wake_on: str = "frame") -> None:
+    def __init__(self, feed: Feed, maxsize: int, wake_on: str = "frame",
+                 backlog: list[AccessUnit] | None = None) -> None:
         self._feed = feed
         self._queue: collections.deque[AccessUnit] = collections.deque()
         self._maxsize = maxsize
@@ -102,6 +115,8 @@ class Subscription:
         self._closed = False
         self._ready = False  # something worth waking for is queued
         self.dropped = 0
+        for au in backlog or ():
+            self._put(au)
 
     def _put(self, au: AccessUnit) -> None:
         if self._skipping:
@@ -109,13 +124,17 @@ class Subscription:
                 self._skipping = False
             else:
                 self.dropped += 1
+                self._feed.stats.dropped += 1
                 return
         if len(self._queue) >= self._maxsize:
-            self.dropped += len(self._queue)
+            lost = len(self._queue)
             self._queue.clear()
             if not (au.keyframe and au.params.kind == "video"):
                 self._skipping = True
-                self.dropped += 1
+                lost += 1
+            self.dropped += lost
+            self._feed.stats.dropped += lost
+            if self._skipping:
                 return
         self._queue.append(au)
         if self._every_frame or au.keyframe and au.params.kind == "video" or (
@@ -184,35 +203,94 @@ class Subscription:
         return len(self._queue)
 
 
-@dataclass
-class Feed:
-    """A named stream of access units with a bounded fan-out."""
+DEFAULT_GOP_CACHE_BYTES = 16 * 1024 * 1024
 
-    name: str
-    # The audio track's parameters for the current session (None: video only). Set by the
-    # producer when a session starts, before its first frame, so a consumer opening a
-    # file knows whether audio is coming.
-    audio: CodecParams | None = None
-    subscribers: list[Subscription] = field(default_factory=list)
-    stats: FeedStats = field(default_factory=FeedStats)
+
+class Feed:
+    """A named stream of access units with a bounded fan-out and a GOP cache.
+
+    ``on_demand(wanted)`` (optional) is called when the first subscriber arrives
+    (True) and when the last one leaves (False): a source that should run only
+    while somebody watches (a camera's sub stream) starts and stops on it.
+    """
+
+    def __init__(self, name: str, gop_cache_bytes: int = DEFAULT_GOP_CACHE_BYTES) -> None:
+        self.name = name
+        # The current session's parameters. ``audio`` is set by the producer when a
+        # session starts, before its first frame, so a consumer opening a file knows
+        # whether audio is coming; ``video`` follows the published keyframes.
+        self.video: CodecParams | None = None
+        self.audio: CodecParams | None = None
+        self.subscribers: list[Subscription] = []
+        self.stats = FeedStats()
+        self.gop_cache_bytes = gop_cache_bytes
+        self.on_demand: Callable[[bool], None] | None = None
+        self._gop: list[AccessUnit] = []  # since the last video keyframe, in publish order
+        self._gop_bytes = 0
+        self._closed = False
+
+    def begin(self, audio: CodecParams | None) -> None:
+        """A new producer session: forget the cached GOP, announce the audio track."""
+        self.audio = audio
+        self.video = None
+        self._gop.clear()
+        self._gop_bytes = 0
 
     def publish(self, au: AccessUnit) -> None:
+        size = len(au.data)
         self.stats.frames += 1
-        self.stats.bytes += len(au.data)
+        self.stats.bytes += size
+        if au.keyframe and au.params.kind == "video":
+            self.video = au.params
+            self._gop = [au]
+            self._gop_bytes = size
+        elif self._gop:
+            self._gop_bytes += size
+            if self._gop_bytes <= self.gop_cache_bytes:
+                self._gop.append(au)
+            else:  # a GOP too large to keep: late joiners wait for the next keyframe
+                self._gop = []
         for sub in self.subscribers:
             sub._put(au)
 
-    def subscribe(self, maxsize: int = 512, wake_on: str = "frame") -> Subscription:
-        sub = Subscription(self, maxsize, wake_on)
+    @property
+    def gop(self) -> list[AccessUnit]:
+        """The cached access units since the last video keyframe (oldest first)."""
+        return list(self._gop)
+
+    @property
+    def gop_bytes(self) -> int:
+        return self._gop_bytes if self._gop else 0
+
+    def subscribe(self, maxsize: int = 512, wake_on: str = "frame",
+                  start: str = "now") -> Subscription:
+        """A new bounded queue. ``start="keyframe"`` fills it with the cached GOP first,
+        so the consumer can decode from its first access unit."""
+        if start not in ("now", "keyframe"):
+            raise ValueError(f"start must be 'now' or 'keyframe', not {start!r}")
+        backlog = self._gop if start == "keyframe" else None
+        sub = Subscription(self, maxsize, wake_on, backlog)
+        if self._closed:
+            sub._close()
+            return sub
         self.subscribers.append(sub)
+        if len(self.subscribers) == 1 and self.on_demand is not None:
+            self.on_demand(True)
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
         if sub in self.subscribers:
             self.subscribers.remove(sub)
+            if not self.subscribers and self.on_demand is not None:
+                self.on_demand(False)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def close(self) -> None:
         """End of the feed: every subscriber's get() returns None once drained."""
+        self._closed = True
         for sub in list(self.subscribers):
             sub._close()
         self.subscribers.clear()

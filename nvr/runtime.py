@@ -1,11 +1,15 @@
 """``nvr run``: wire the parts together, start them in order, stop them in reverse.
 
 Start-up: data dir → database (Alembic upgrade) → reconcile files and rows →
-simulator (when ``[sim] cameras`` > 0) → one Feed, camera client and recorder
-per camera → retention loop → HTTP server.
-Shutdown (first SIGTERM/SIGINT): HTTP and camera clients stop, recorders write
-their last fragment and index the segment, the database closes; exit 0. A
-second signal exits at once.
+simulator (when ``[sim] cameras`` > 0) → sources: one Feed and camera client
+per camera (plus ``<camera>/sub``, pulled on demand, when ``sub_url`` is set),
+registered in the :class:`~nvr.registry.FeedRegistry` → consumers attach per
+feed through the registry (the recorder, for cameras that record) → retention
+loop → HTTP server. Every task is owned by the :class:`~nvr.supervisor.Supervisor`:
+an unexpected failure is logged once and the task restarted with backoff.
+Shutdown (first SIGTERM/SIGINT): HTTP and camera clients stop, the feeds close,
+recorders write their last fragment and index the segment, the database
+closes; exit 0. A second signal exits at once.
 """
 
 from __future__ import annotations
@@ -16,19 +20,23 @@ import logging
 import os
 import signal
 import socket
-import time
 from pathlib import Path
 
 import uvicorn
 
+from nvr.clock import SYSTEM_CLOCK, Clock
 from nvr.config import Config
 from nvr.db.session import make_engine, make_sessionmaker, upgrade
 from nvr.feed import Feed
+from nvr.ondemand import OnDemand
 from nvr.recording.index import SegmentIndex, SegmentInfo
 from nvr.recording.reconcile import reconcile
 from nvr.recording.recorder import Recorder
 from nvr.recording.retention import CameraRetention, Retention, RetentionPolicy
+from nvr.registry import FeedRegistry
 from nvr.rtsp.camera import CameraClient
+from nvr.source import Source
+from nvr.supervisor import Supervisor
 from nvr.web.app import create_app
 from nvr.web.services import Services
 
@@ -80,14 +88,20 @@ def retention_policy(config: Config) -> RetentionPolicy:
 
 
 class Nvr:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, clock: Clock = SYSTEM_CLOCK) -> None:
         self.config = config
+        self.clock = clock
         self.data_dir = Path(config.server.data_dir)
-        self.feeds: dict[str, Feed] = {}
+        self.registry = FeedRegistry()
+        self.supervisor = Supervisor(clock)
         self.cameras: dict[str, CameraClient] = {}
         self.recorders: dict[str, Recorder] = {}
         self.index: SegmentIndex | None = None
         self.http: _QuietServer | None = None
+
+    @property
+    def feeds(self) -> dict[str, Feed]:
+        return {feed.name: feed for feed in self.registry}
 
     def active_paths(self) -> set[str]:
         return {p for r in self.recorders.values() if (p := r.active_path)}
@@ -104,45 +118,67 @@ class Nvr:
         log.info("reconcile: %d files indexed, %d rows without file removed, "
                  "%d unplayable files deleted", report.added, report.removed,
                  report.deleted_empty)
+        sup = self.supervisor
         async with contextlib.AsyncExitStack() as stack:
             if cfg.sim.cameras:
                 await stack.enter_async_context(self._simulator())
-            ingest: list[asyncio.Task[None]] = []
-            recording: list[asyncio.Task[None]] = []
+            self.registry.watch(self._attach_recorder)
             for cam in cfg.cameras:
-                if not cam.enabled:
-                    continue
-                feed = self.feeds[cam.name] = Feed(cam.name)
-                client = CameraClient(cam.name, cam.url, feed, transport=cam.transport,
-                                      audio=cam.audio)
-                self.cameras[cam.name] = client
-                if cam.record == "continuous":
-                    rec = Recorder(cam.name, feed, self.data_dir, cfg.recording.segment_seconds,
-                                   self._index_add)
-                    self.recorders[cam.name] = rec
-                    recording.append(asyncio.create_task(rec.run(), name=f"record-{cam.name}"))
-                ingest.append(asyncio.create_task(client.run(), name=f"camera-{cam.name}"))
-            others = [asyncio.create_task(self._retention_loop(), name="retention"),
-                      asyncio.create_task(self._serve_http(http_socket), name="http")]
-            log.info("nvr running: %d cameras, data in %s, http on %s", len(ingest),
+                if cam.enabled:
+                    self._add_camera(cam.name, cam.url, cam.transport, cam.audio)
+                    if cam.sub_url:
+                        self._add_camera(f"{cam.name}/sub", cam.sub_url, cam.transport,
+                                         cam.audio, on_demand=True)
+            sup.start("retention", self._retention_loop)
+            http = asyncio.create_task(self._serve_http(http_socket), name="http")
+            log.info("nvr running: %d cameras, data in %s, http on %s", len(self.cameras),
                      self.data_dir, cfg.server.http)
             waiter = asyncio.create_task(stop.wait())
-            await asyncio.wait([waiter, *others], return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait([waiter, http], return_when=asyncio.FIRST_COMPLETED)
             log.info("stopping")
             # fixed order: HTTP and ingest, then recorders flush, then the database
             if self.http is not None:
                 self.http.should_exit = True
-            await _cancel(ingest + [others[0]])
-            for feed in self.feeds.values():
-                feed.close()  # recorders drain what is queued, then close their segment
-            try:
-                await asyncio.wait_for(asyncio.gather(*recording, return_exceptions=True), 8)
-            except TimeoutError:  # a stuck disk: exit anyway, reconcile indexes the files
+            await sup.stop([n for n in sup.names() if not n.startswith("recorder ")])
+            self.registry.close()  # recorders drain what is queued, then close their segment
+            if not await sup.finish(sup.names("recorder "), within=8):
+                # a stuck disk: exit anyway, reconcile indexes the files
                 log.error("recorders did not finish within 8 s; their files are left "
                           "to the next start-up's reconcile")
-            await _cancel(others + [waiter])
+            await _cancel([http, waiter])
         engine.dispose()
         log.info("stopped")
+
+    def _add_camera(self, name: str, url: str, transport: str, audio: bool,
+                    on_demand: bool = False) -> None:
+        feed = Feed(name)
+        client = CameraClient(name, url, feed, transport=transport, audio=audio,
+                              clock=self.clock)
+        self.cameras[name] = client
+        self.registry.add(feed, client)
+        if on_demand:
+            pull = OnDemand(client, clock=self.clock)
+            self.supervisor.start(f"camera {name}", pull.run, client.fail_unexpectedly)
+        else:
+            self.supervisor.start(f"camera {name}", client.run, client.fail_unexpectedly)
+
+    def _attach_recorder(self, feed: Feed, source: Source | None) -> None:
+        cam = next((c for c in self.config.cameras if c.name == feed.name), None)
+        if cam is None or cam.record != "continuous":
+            return
+
+        async def record() -> None:
+            rec = Recorder(feed.name, feed, self.data_dir, self.config.recording.segment_seconds,
+                           self._index_add, clock=self.clock)
+            self.recorders[feed.name] = rec
+            await rec.run()
+
+        def failed(exc: BaseException) -> None:
+            if source is not None:
+                source.state.last_error = (f"camera {feed.name}: recording failed "
+                                           f"({type(exc).__name__}); restarting the recorder")
+
+        self.supervisor.start(f"recorder {feed.name}", record, failed)
 
     async def _index_add(self, info: SegmentInfo) -> None:
         assert self.index is not None
@@ -171,21 +207,21 @@ class Nvr:
         while True:
             try:
                 report = await asyncio.to_thread(
-                    retention.run_once, int(time.time() * 1e6), self.active_paths())
+                    retention.run_once, int(self.clock.time() * 1e6), self.active_paths())
                 if report.deleted_segments:
                     log.info("retention: deleted %d segments (%d bytes): %s",
                              report.deleted_segments, report.deleted_bytes,
                              dict(report.reasons))
             except Exception:  # noqa: BLE001 - retry next round
                 log.exception("retention failed")
-            await asyncio.sleep(self.config.recording.retention_interval_seconds)
+            await self.clock.sleep(self.config.recording.retention_interval_seconds)
 
     async def _serve_http(self, sock: socket.socket) -> None:
         assert self.index is not None
         services = Services(
             data_dir=self.data_dir, index=self.index,
             admin_password=os.environ.get("NVR_ADMIN_PASSWORD") or None,
-            cameras=dict(self.cameras), configured=[c.name for c in self.config.cameras])
+            registry=self.registry, configured=[c.name for c in self.config.cameras])
         if services.admin_password is None:
             log.warning("NVR_ADMIN_PASSWORD is not set: the API answers 401 to everything")
         server = self.http = _QuietServer(uvicorn.Config(

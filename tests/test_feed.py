@@ -71,3 +71,63 @@ async def test_close_ends_get_and_wait():
     assert await sub.get() is None
     await asyncio.wait_for(sub.wait(10), 0.1)
     assert sub.closed
+
+
+async def test_subscribe_at_keyframe_starts_with_cached_gop():
+    feed = Feed("cam")
+    feed.publish(_au(0, key=True))
+    feed.publish(_au(1))
+    feed.publish(_au(2, key=True))
+    feed.publish(_au(3, params=AUDIO))
+    feed.publish(_au(4))
+    late = feed.subscribe(start="keyframe")
+    now = feed.subscribe()
+    feed.publish(_au(5))
+    assert [au.pts for au in late.drain()] == [2, 3, 4, 5]
+    assert [au.pts for au in now.drain()] == [5]
+    assert feed.video is VIDEO
+
+
+async def test_gop_cache_over_its_byte_bound_is_dropped_until_next_keyframe():
+    feed = Feed("cam", gop_cache_bytes=3)
+    for i in range(5):
+        feed.publish(_au(i, key=i == 0))
+    assert feed.gop == []
+    assert [au.pts for au in feed.subscribe(start="keyframe").drain()] == []
+    feed.publish(_au(5, key=True))
+    assert [au.pts for au in feed.gop] == [5]
+
+
+async def test_begin_forgets_the_previous_session():
+    feed = Feed("cam")
+    feed.publish(_au(0, key=True))
+    feed.begin(audio=AUDIO)
+    assert feed.gop == [] and feed.video is None and feed.audio is AUDIO
+
+
+async def test_feed_stats_count_dropped_frames_of_closed_subscribers_too():
+    feed = Feed("cam")
+    slow = feed.subscribe(maxsize=2)
+    for i in range(6):
+        feed.publish(_au(i, key=i == 0))
+    slow.close()
+    assert feed.stats.dropped == slow.dropped == 6
+
+
+async def test_on_demand_hook_follows_first_and_last_subscriber():
+    feed = Feed("cam")
+    calls: list[bool] = []
+    feed.on_demand = calls.append
+    a = feed.subscribe()
+    b = feed.subscribe()
+    a.close()
+    assert calls == [True]
+    b.close()
+    assert calls == [True, False]
+
+
+async def test_subscribe_to_closed_feed_returns_closed_subscription():
+    feed = Feed("cam")
+    feed.close()
+    sub = feed.subscribe()
+    assert sub.closed and await sub.get() is None

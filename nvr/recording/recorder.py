@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from nvr.clock import SYSTEM_CLOCK, Clock
 from nvr.feed import VIDEO_CLOCK, AccessUnit, CodecParams, Feed
 from nvr.recording.index import SegmentInfo
 from nvr.recording.probe import RECORDINGS_DIR, segment_relpath
@@ -63,22 +64,22 @@ class Recorder:
     writes what is queued, closes and indexes its segment, and returns."""
 
     def __init__(self, camera: str, feed: Feed, data_dir: Path, segment_seconds: float,
-                 index_add: IndexAdd, idle_close_seconds: float = 5.0) -> None:
+                 index_add: IndexAdd, idle_close_seconds: float = 5.0,
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self.camera = camera
         self.feed = feed
         self.data_dir = data_dir
         self.segment_ticks = int(segment_seconds * VIDEO_CLOCK)
         self.index_add = index_add
         self.idle_close_seconds = idle_close_seconds
+        self.clock = clock
         self.log = logging.LoggerAdapter(logging.getLogger("nvr.recorder"), {"camera": camera})
         self.segments_written = 0
         self.frames_written = 0
         self.errors = 0
+        self.leading_dropped = 0
         self._seg: _Open | None = None
-        self._key: AccessUnit | None = None  # keyframe of the GOP being received
-        self._gop: list[AccessUnit] = []  # frames after it, decode order, not yet written
-        self._last_dts = 0  # of the last video frame written, segment-relative
-        self._reorder = 0  # B-frame reordering delay of this stream, 90 kHz ticks
+        self._gop: list[AccessUnit] = []  # the GOP being received (keyframe first), decode order
         self._frame_ticks = VIDEO_CLOCK // 25
         self._continue_at: int | None = None  # start_us for the next segment, if contiguous
         self._sync: asyncio.Future[None] | None = None
@@ -90,13 +91,12 @@ class Recorder:
     async def run(self) -> None:
         # woken per keyframe, not per frame: the recorder works a GOP at a time
         sub = self.feed.subscribe(maxsize=2048, wake_on="keyframe")
-        loop = asyncio.get_running_loop()
-        last_frame = loop.time()
+        last_frame = self.clock.monotonic()
         try:
             while True:
                 await sub.wait(1.0)
                 batch = sub.drain()
-                now = loop.time()
+                now = self.clock.monotonic()
                 if batch:
                     last_frame = now
                 elif sub.closed:
@@ -104,7 +104,7 @@ class Recorder:
                 elif self._seg is not None and now - last_frame > self.idle_close_seconds:
                     self.log.info("camera %s: no frames for %.0f s, closing segment",
                                   self.camera, self.idle_close_seconds)
-                    await self._close(end_pts=None)
+                    await self._close(end=None)
                 for au in batch:
                     try:
                         await self._handle(au)
@@ -115,75 +115,70 @@ class Recorder:
                         await self._abandon()
         finally:
             sub.close()
-            await asyncio.shield(self._close(end_pts=None))
+            await asyncio.shield(self._close(end=None))
 
     async def _handle(self, au: AccessUnit) -> None:
         if au.params.kind == "audio":
             self._write_audio(au)
             return
-        seg, key = self._seg, self._key
-        if seg is not None and key is not None:
-            last = self._gop[-1] if self._gop else key
-            step = au.pts - last.pts
-            if (au.params is not seg.video or step > MAX_FRAME_GAP or step < -MAX_REORDER
-                    or (au.keyframe and au.pts <= key.pts)):
-                # a new session, new parameter sets, or timestamp trouble: the stream broke
-                await self._close(end_pts=None)
+        seg, gop = self._seg, self._gop
+        if seg is not None and gop:
+            last = gop[-1]
+            if (au.params is not seg.video or au.dts <= last.dts or au.dts > au.pts
+                    or au.dts - last.dts > MAX_FRAME_GAP or au.pts < seg.first_pts - MAX_REORDER
+                    or (au.keyframe and au.pts <= gop[0].pts)):
+                # a new session, new parameter sets, a reorder delay that changed, or
+                # timestamp trouble: the stream broke
+                self.log.debug("camera %s: stream broke at pts %d", self.camera, au.pts)
+                await self._close(end=None)
                 seg = None
-        if not au.keyframe:
-            if seg is not None:
-                self._gop.append(au)
-            return  # before the first keyframe there is nothing to start a segment with
-        if seg is not None:
-            if au.pts - seg.first_pts >= self.segment_ticks or seg.audio is not self.feed.audio:
-                await self._close(end_pts=au.pts)
-                seg = None
-            else:
-                self._write_gop(end_pts=au.pts)
         if seg is None:
-            seg = await self._open(au)
-        await self._write_key(au)
-
-    def _write_gop(self, end_pts: int) -> None:
-        """Write the frames after the last keyframe, with decode timestamps.
-
-        RTP carries presentation times only. In decode order, the n-th frame of a GOP
-        gets the n-th smallest presentation time of the GOP minus the stream's
-        reordering delay (0 without B-frames, so dts = pts), which keeps dts rising and
-        never after pts. Durations follow the presentation order; the last one ends at
-        ``end_pts`` (the next keyframe).
-        """
-        seg, key, gop = self._seg, self._key, self._gop
-        self._gop = []
-        if seg is None or key is None or not gop:
+            if au.keyframe and au.dts <= au.pts:
+                await self._open(au)
+                self._gop = [au]
+            return  # before the first keyframe there is nothing to start a segment with
+        if not au.keyframe:
+            if au.pts < seg.first_pts:
+                self.leading_dropped += 1  # shown before the segment's first frame: a leading
+                return  # picture of an open GOP, which needs the previous GOP to decode
+            self._gop.append(au)
             return
-        shown = sorted(f.pts for f in (key, *gop))
-        reorder = max(s - f.pts for s, f in zip(shown, (key, *gop), strict=True))
-        self._reorder = max(self._reorder, reorder)
-        steps = [b - a for a, b in zip(shown, shown[1:], strict=False) if b > a]
+        half_frame = self._frame_ticks // 2
+        if (au.pts - seg.first_pts >= self.segment_ticks - half_frame
+                or seg.audio is not self.feed.audio):
+            await self._close(end=au)
+            await self._open(au)
+            self._gop = [au]
+            return
+        self._write_gop(end=au)
+        self._gop = [au]
+        await self._flush()
+
+    def _write_gop(self, end: AccessUnit | None) -> AccessUnit | None:
+        """Write the frames received since the last keyframe (decode order). A frame's
+        duration is the step to the next frame's dts; the last one's ends at ``end`` (the
+        next keyframe), or gets the usual frame duration when the stream broke. Returns
+        the last frame written."""
+        seg, gop = self._seg, self._gop
+        self._gop = []
+        if seg is None or not gop:
+            return None
+        steps = [b.dts - a.dts for a, b in zip(gop, gop[1:], strict=False)]
         if steps:
             self._frame_ticks = min(steps)
+        nxt = [f.dts for f in gop[1:]] + [end.dts if end is not None else
+                                          gop[-1].dts + self._frame_ticks]
         base = seg.first_pts
-        for i, au in enumerate(gop, start=1):
-            pts = au.pts - base
-            dts = min(pts, max(shown[i] - self._reorder - base, self._last_dts + 1))
-            nxt = shown[i + 1] if i + 1 < len(shown) else end_pts
-            seg.writer.write_video(au.data, pts, dts, max(1, nxt - shown[i]), False)
-            self._last_dts = dts
+        for au, next_dts in zip(gop, nxt, strict=True):
+            seg.writer.write_video(au.data, au.pts - base, au.dts - base,
+                                   max(1, next_dts - au.dts), au.keyframe)
             self.frames_written += 1
+        return gop[-1]
 
-    async def _write_key(self, au: AccessUnit) -> None:
-        """Write a keyframe at once: muxing it writes out the previous GOP's fragment,
-        which is then fsynced (in a thread)."""
+    async def _flush(self) -> None:
+        """fsync what the writer flushed (one fragment per GOP), in a thread."""
         seg = self._seg
         assert seg is not None
-        pts = au.pts - seg.first_pts
-        dts = pts - self._reorder
-        if self._key is not None:  # not the segment's first frame
-            dts = max(dts, self._last_dts + 1)
-        seg.writer.write_video(au.data, pts, dts, self._frame_ticks, True)
-        self._key, self._last_dts = au, dts
-        self.frames_written += 1
         await self._wait_sync()
         self._sync = asyncio.ensure_future(asyncio.to_thread(seg.writer.sync))
 
@@ -218,26 +213,21 @@ class Recorder:
             except OSError as exc:
                 self.log.warning("camera %s: fsync failed: %s", self.camera, exc)
 
-    async def _close(self, end_pts: int | None) -> None:
-        """Close the open segment. ``end_pts``: pts of the keyframe that starts the next
-        one, or None when the stream broke (the last frame then gets the usual duration)."""
-        seg, key = self._seg, self._key
+    async def _close(self, end: AccessUnit | None) -> None:
+        """Close the open segment. ``end``: the keyframe that starts the next one, or None
+        when the stream broke (the last frame then gets the usual duration)."""
+        seg = self._seg
         if seg is None:
             return
-        if key is not None:
-            last = max(f.pts for f in (key, *self._gop))
-            end = end_pts if end_pts is not None else last + self._frame_ticks
-            self._write_gop(end)
-            last_end = end
-        else:
-            last_end = seg.first_pts
-        self._key = None
+        last = max((f.pts for f in self._gop), default=seg.first_pts)
+        self._write_gop(end)
+        last_end = end.pts if end is not None else last + self._frame_ticks
         self._seg = None
         await self._wait_sync()
         size = await asyncio.to_thread(seg.writer.close)
         length_us = (last_end - seg.first_pts) * 1_000_000 // VIDEO_CLOCK
         end_us = seg.start_us + length_us
-        self._continue_at = end_us if end_pts is not None else None
+        self._continue_at = end_us if end is not None else None
         info = SegmentInfo(
             camera=self.camera, start_us=seg.start_us, end_us=end_us,
             duration=length_us / 1e6, bytes=size, path=seg.relpath,
@@ -253,7 +243,6 @@ class Recorder:
         """After an error: close what can be closed, leave the file to reconcile."""
         seg = self._seg
         self._seg = None
-        self._key = None
         self._gop = []
         self._continue_at = None
         if seg is not None:

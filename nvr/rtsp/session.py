@@ -7,7 +7,11 @@ keepalive (GET_PARAMETER, else OPTIONS, well inside the session timeout),
 RTCP receiver reports and TEARDOWN, over TCP interleaved or UDP, on top of
 :class:`~nvr.rtsp.connection.CameraConnection`.
 
-Received RTP is handed, as bytes, to ``on_rtp(track_index, data)``.
+The tracks chosen from the SDP are announced to ``on_tracks(tracks)`` before
+any SETUP, so the owner's receivers exist when the first RTP arrives: cameras
+send it right behind the PLAY reply, often in the same TCP segment. Received
+RTP is handed, as bytes, to ``on_rtp(track_index, data)``. An RTCP BYE from
+the camera resolves :attr:`bye`: the stream ends now, not at the stall timeout.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ from nvr.rtsp.connection import CameraConnection
 from nvr.rtsp.sdp import Track, control_url, parse_tracks
 
 RtpHandler = Callable[[int, bytes], None]
+TracksHandler = Callable[[list[Track]], None]
+
+RTCP_BYE = 203
 
 
 class CameraError(Exception):
@@ -90,11 +97,14 @@ class RtspSession:
     """Open with :meth:`start`, watch :attr:`closed`, end with :meth:`stop`."""
 
     def __init__(self, url: str, *, transport: str, want_audio: bool, on_rtp: RtpHandler,
-                 logger: logging.Logger | logging.LoggerAdapter, timeout: float = 10) -> None:
+                 logger: logging.Logger | logging.LoggerAdapter, timeout: float = 10,
+                 on_tracks: TracksHandler | None = None) -> None:
         self.host, self.port, user, password, self.url, self.tls = split_url(url)
         self.transport = transport  # "tcp" | "udp"
         self.want_audio = want_audio
         self.on_rtp = on_rtp
+        self.on_tracks = on_tracks
+        self.bye: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.log = logger
         self.conn = CameraConnection(self.host, self.port, user, password, logger, timeout)
         self._has_credentials = user is not None
@@ -118,6 +128,8 @@ class RtspSession:
             await self.conn.prepare()
             await self._options()
             tracks, base, session_control = await self._describe()
+            if self.on_tracks is not None:
+                self.on_tracks(tracks)
             for i, track in enumerate(tracks):
                 setup = SetupTrack(index=i, track=track)
                 self.tracks.append(setup)
@@ -130,8 +142,8 @@ class RtspSession:
                 raise AuthFailed("authentication failed (wrong user or password)" if
                                  self._has_credentials else
                                  "camera requires a user and password") from None
-            if status == 461 and self.transport == "udp":
-                raise TransportRefused("camera refused UDP transport (461)") from None
+            if status == 461:
+                raise TransportRefused(_refused_message(self.transport)) from None
             reason = exc.response.status_msg if exc.response is not None else ""
             raise CameraError(f"camera answered {status} {reason}".strip()) from None
         except RTSPTimeoutError:
@@ -298,6 +310,9 @@ class RtspSession:
                 self.log.debug("keepalive got no answer")
 
     def _on_rtcp(self, setup: SetupTrack, data: bytes) -> None:
+        if RTCP_BYE in _rtcp_types(data) and not self.bye.done():
+            self.bye.set_result(None)
+            return
         try:
             report = RTCP.unpack(data)
         except Exception:  # noqa: BLE001 - a malformed report must not stop the stream
@@ -333,3 +348,21 @@ class RtspSession:
             rtcp_t = self._udp[i] if len(self._udp) > i else None
             if rtcp_t is not None:
                 rtcp_t.sendto(packet, (self.host, setup.rtcp_channel))
+
+
+def _refused_message(transport: str) -> str:
+    if transport == "udp":
+        return ('camera refuses RTP over UDP (461 Unsupported Transport): '
+                'set transport = "tcp" for this camera')
+    return ('camera refuses RTP over TCP (461 Unsupported Transport): '
+            'set transport = "udp" or "auto" for this camera')
+
+
+def _rtcp_types(data: bytes) -> list[int]:
+    """The packet types of a compound RTCP packet (RFC 3550 6.1), as far as it parses."""
+    types = []
+    pos, end = 0, len(data)
+    while pos + 4 <= end:
+        types.append(data[pos + 1])
+        pos += 4 * (int.from_bytes(data[pos + 2:pos + 4], "big") + 1)
+    return types

@@ -5,26 +5,38 @@ continuity, wall clock) → :class:`~nvr.feed.AccessUnit`. A receiver lives as
 long as one RTSP session; a reconnect makes new receivers, hence new
 :class:`~nvr.feed.CodecParams` objects and pts restarting near zero, which is
 how consumers see that the stream started again.
+
+Video frames are checked before they are published (:mod:`nvr.codec.validate`):
+one that cannot be a frame of the codec (noise, a mangled packet) is counted in
+``corrupt`` and dropped. Decode timestamps are computed here, once, for every
+consumer (:mod:`nvr.rtsp.dts`). A receiver never raises into the connection
+that feeds it: an unexpected error is counted, kept in ``failure`` for the
+camera's status, and the packet dropped.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
 from nvr.codec.nal import to_avcc
 from nvr.codec.sps import h264_sps_info, h265_sps_info
+from nvr.codec.validate import plausible_frame, pps_id
 from nvr.feed import VIDEO_CLOCK, AccessUnit, CodecParams
 from nvr.rtsp.depacketize import AudioFrame, VideoFrame
 from nvr.rtsp.depacketize.aac import AacDepacketizer
 from nvr.rtsp.depacketize.h264 import H264Depacketizer
 from nvr.rtsp.depacketize.h265 import H265Depacketizer
+from nvr.rtsp.dts import DecodeTimestamps
 from nvr.rtsp.rtp import RtpPacket, parse_rtp
 from nvr.rtsp.sdp import Track
 from nvr.rtsp.timestamps import TrackClock
 
 Publish = Callable[[AccessUnit], None]
 Clock = Callable[[], float]
+
+log = logging.getLogger("nvr.camera")
 
 
 class TrackReceiver:
@@ -40,6 +52,8 @@ class TrackReceiver:
         self.packets = 0
         self.bytes = 0
         self.frames = 0
+        self.corrupt = 0
+        self.failure: Exception | None = None  # the first unexpected error, if any
         self.last_ssrc: int | None = None
         self.last_seq = 0
 
@@ -55,7 +69,14 @@ class TrackReceiver:
         self.bytes += len(data)
         self.last_ssrc = pkt.ssrc
         self.last_seq = pkt.seq
-        self._push(pkt)
+        try:
+            self._push(pkt)
+        except Exception as exc:  # noqa: BLE001 - one bad packet must not end the session
+            self.corrupt += 1
+            if self.failure is None:
+                self.failure = exc
+                log.warning("%s track: dropping a packet that broke the depacketizer: %r",
+                            self.track.kind, exc, exc_info=exc)
 
     def _push(self, pkt: RtpPacket) -> None:
         raise NotImplementedError
@@ -67,7 +88,9 @@ class VideoReceiver(TrackReceiver):
         self.depay = (H264Depacketizer if track.codec == "h264" else H265Depacketizer)(
             track.fmtp)
         self.clock = TrackClock(VIDEO_CLOCK)
+        self.dts = DecodeTimestamps()
         self._param_version = -1
+        self._pps_id = -1
 
     @property
     def lost(self) -> int:
@@ -80,10 +103,15 @@ class VideoReceiver(TrackReceiver):
                 continue
             params = self._params()
             if params is None:  # no SPS/PPS yet: nothing decodable
+                self.corrupt += 1
+                continue
+            if not plausible_frame(params.codec, frame.nals, frame.keyframe, self._pps_id):
+                self.corrupt += 1
                 continue
             pts, wall = self.clock.map(frame.rtp_ts, pkt.ssrc, self.now())
+            dts = self.dts.next(pts, frame.keyframe)
             self.frames += 1
-            self.publish(AccessUnit(params, pts, pts, frame.keyframe, wall, to_avcc(frame.nals)))
+            self.publish(AccessUnit(params, pts, dts, frame.keyframe, wall, to_avcc(frame.nals)))
 
     def _params(self) -> CodecParams | None:
         """Current parameters; a new object whenever the parameter sets change."""
@@ -99,8 +127,10 @@ class VideoReceiver(TrackReceiver):
         try:
             info = h264_sps_info(depay.sps) if codec == "h264" else h265_sps_info(depay.sps)
             width, height = info.width, info.height
-        except ValueError:
-            width = height = 0
+        except ValueError:  # a garbage SPS: nothing of this stream can be decoded
+            self.params = None
+            return None
+        self._pps_id = pps_id(codec, depay.pps)
         self.params = CodecParams(kind="video", codec=codec, clock_rate=VIDEO_CLOCK,
                                   sps=depay.sps, pps=depay.pps, vps=vps,
                                   width=width, height=height)

@@ -19,21 +19,24 @@ class CameraPublic(BaseModel):
     fps: float | None
     bitrate_kbps: float | None
     last_error: str | None
+    dropped: int  # frames dropped by slow consumers of this camera's feed
+    corrupt: int  # frames from the camera found invalid and dropped
 
 
 @router.get("/api/cameras", response_model=list[CameraPublic])
 def list_cameras(services: ServicesDep, _user: AdminDep) -> list[CameraPublic]:
     out = []
+    registry = services.registry
     for name in services.configured:
-        camera = services.cameras.get(name)
-        if camera is None:
+        source, feed = registry.source(name), registry.get(name)
+        if source is None or feed is None:
             out.append(CameraPublic(name=name, status="offline", codec=None, width=None,
                                     height=None, fps=None, bitrate_kbps=None,
-                                    last_error="disabled in the config"))
+                                    last_error="disabled in the config", dropped=0, corrupt=0))
             continue
-        st = camera.state
+        st = source.state
         out.append(CameraPublic(
             name=name, status=st.status, codec=st.codec, width=st.width or None,
             height=st.height or None, fps=st.fps, bitrate_kbps=st.bitrate_kbps,
-            last_error=st.last_error))
+            last_error=st.last_error, dropped=feed.stats.dropped, corrupt=st.corrupt))
     return out

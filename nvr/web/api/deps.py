@@ -5,8 +5,9 @@ from __future__ import annotations
 import secrets
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from starlette.requests import HTTPConnection
 
 from nvr.web.services import Services
 
@@ -14,8 +15,9 @@ ADMIN_USER = "admin"
 _basic = HTTPBasic(realm="nvr", auto_error=False)
 
 
-def get_services(request: Request) -> Services:
-    return request.app.state.services
+def get_services(conn: HTTPConnection) -> Services:
+    """Works in HTTP and WebSocket routes alike."""
+    return conn.app.state.services
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
