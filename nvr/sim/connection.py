@@ -189,7 +189,8 @@ class RtspConnection(asyncio.Protocol):
             self.cam = cam
             cam.connections.add(self)
         if cam is not None and cam.faults.hanging():
-            return  # read, never answered
+            cam.faults.unanswered += 1  # read, never answered
+            return
         if req.method == "OPTIONS":
             self._reply(req, 200, [("Public", PUBLIC)])
             return

@@ -34,7 +34,8 @@ Connections:
   that long (a rebooting camera). `reboot(seconds, bye=False)` is
   `disconnect(bye)` + `refuse(seconds)`.
 - `hang(seconds)`: accept connections and read requests but answer none for that
-  long (`None`: until `resume()`): a camera whose RTSP server is wedged.
+  long (`None`: until `resume()`): a camera whose RTSP server is wedged. The
+  `unanswered` attribute counts the requests it has left unanswered.
 - `set_password(pw)`: the camera demands this password from now on.
 
 RTSP replies:
@@ -76,6 +77,7 @@ class CameraFaults:
         self.garbage_every = 0
         self.filler_header: str | None = None  # the whole "X-Filler: ..." line
         self.claimed_length = 0
+        self.unanswered = 0  # requests read during a hang
 
     # --- media -------------------------------------------------------------------
 

@@ -23,6 +23,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--height", type=int, default=720)
     p.add_argument("--fps", type=int, default=25)
     p.add_argument("--bitrate", type=int, default=4000, help="video bitrate in kbit/s")
+    p.add_argument("--gop", type=int, default=2, help="seconds between keyframes")
+    p.add_argument("--bframes", type=int, default=0, help="B-frames between references")
+    p.add_argument(
+        "--open-gop", action="store_true", help="H.265: CRA keyframes with leading pictures"
+    )
     p.add_argument("--audio", action="store_true", help="add an AAC track (sine tone)")
     p.add_argument("--audio-rate", type=int, choices=[16000, 48000], default=48000)
     p.add_argument("--user", default=None, help="user name cameras demand")
@@ -41,6 +46,9 @@ async def _serve(args: argparse.Namespace) -> None:
             height=args.height,
             fps=args.fps,
             bitrate_kbps=args.bitrate,
+            gop_seconds=args.gop,
+            bframes=args.bframes,
+            open_gop=args.open_gop,
             audio=args.audio,
             audio_rate=args.audio_rate,
             user=args.user if args.password is not None else None,
@@ -73,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
         build_parser().error("--cameras must be at least 1")
     if args.width % 2 or args.height % 2 or args.width < 16 or args.height < 16:
         build_parser().error("--width and --height must be even and at least 16")
+    if args.gop < 1 or args.bframes < 0:
+        build_parser().error("--gop must be at least 1 and --bframes at least 0")
+    if args.open_gop and args.codec != "h265":
+        build_parser().error("--open-gop needs --codec h265")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(args))

@@ -129,12 +129,32 @@ class RawRtspClient:
             assert first == b"$", first
             await self._read_interleaved()
 
+    async def read_until(self, done: Callable[[], bool], within: float = 5.0) -> None:
+        """Collect interleaved packets until `done()` holds (TimeoutError after `within` s)."""
+        async with asyncio.timeout(within):
+            while not done():
+                first = await self.reader.readexactly(1)
+                assert first == b"$", first
+                await self._read_interleaved()
+
     async def close(self) -> None:
         self.writer.close()
         try:
             await self.writer.wait_closed()
         except ConnectionError:
             pass
+
+
+def rtcp_packets(data: bytes) -> list[tuple[int, bytes]]:
+    """The (packet type, whole packet) of each RTCP packet of a compound packet."""
+    out = []
+    while len(data) >= 4:
+        assert data[0] >> 6 == 2, data  # version 2
+        size = 4 * (int.from_bytes(data[2:4], "big") + 1)
+        out.append((data[1], data[:size]))
+        data = data[size:]
+    assert not data
+    return out
 
 
 def small_camera(name: str, **kw: object) -> SimCamera:

@@ -21,6 +21,19 @@ def test_parse_sim_flags_all_options():
     assert args.audio and (args.user, args.password, args.auth) == ("u", "p", "both")
 
 
+def test_parse_sim_gop_and_b_frame_flags():
+    args = build_parser().parse_args("--codec h265 --gop 3 --bframes 3 --open-gop".split())
+    assert (args.gop, args.bframes, args.open_gop) == (3, 3, True)
+    assert build_parser().parse_args([]).open_gop is False
+
+
+@pytest.mark.parametrize("argv", [["--open-gop"], ["--gop", "0"], ["--bframes", "-1"]])
+def test_main_impossible_gop_flags_exit_with_usage_error(argv):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+
+
 def test_main_odd_width_exits_with_usage_error():
     with pytest.raises(SystemExit) as exc:
         main(["--width", "321"])
