@@ -3,14 +3,17 @@
 A camera that sends noise (valid RTP headers, random payload) must not end up
 as an unplayable recording. Checking costs a few bit reads per frame: every
 NAL has the forbidden bit clear and a type the codec defines, there is a
-slice, and the first slice's header names a picture parameter set we hold
-(and, for a keyframe, is an intra slice). Random bytes pass all of these
-about once in many thousand frames; a real encoder's frames always do.
+slice, and the first slice's header starts the picture, names the picture
+parameter set we hold and, for a keyframe, is an intra slice (H.264: with
+``frame_num`` 0, as an IDR must). A real encoder's frames always pass; random
+slice payloads behind a valid NAL header pass about one time in a thousand as
+a keyframe and one in eight as another frame, which is why a receiver also
+drops every frame until the session's first keyframe that passes.
 """
 
 from __future__ import annotations
 
-from nvr.codec.sps import BitReader
+from nvr.codec.sps import _H264_HIGH_PROFILES, BitReader, _skip_scaling_list, unescape_rbsp
 
 # H.264 NAL types a camera sends inside an access unit (RFC 6184 de-aggregated)
 _H264_OK = frozenset({1, 2, 3, 4, 5, 6, 9, 10, 11, 12, 14, 20})
@@ -30,7 +33,43 @@ def pps_id(codec: str, pps: bytes) -> int:
         return -1
 
 
-def valid_h264(nals: list[bytes], keyframe: bool, pps: int) -> bool:
+def h264_log2_max_frame_num(sps: bytes) -> int:
+    """log2_max_frame_num of an H.264 SPS (0 when it cannot be read)."""
+    try:
+        r = BitReader(unescape_rbsp(sps[1:64]), "SPS")
+        profile = r.bits(8)
+        r.skip(16)
+        r.ue()
+        if profile in _H264_HIGH_PROFILES:
+            chroma = r.ue()
+            if chroma == 3:
+                r.skip(1)
+            r.ue()
+            r.ue()
+            r.skip(1)
+            if r.flag():
+                for i in range(8 if chroma != 3 else 12):
+                    if r.flag():
+                        _skip_scaling_list(r, 16 if i < 6 else 64)
+        value = r.ue() + 4
+    except ValueError:
+        return 0
+    return value if value <= 16 else 0
+
+
+def h265_extra_slice_header_bits(pps: bytes) -> int:
+    """num_extra_slice_header_bits of an H.265 PPS (0 when it cannot be read)."""
+    try:
+        r = BitReader(pps[2:10], "PPS")
+        r.ue()
+        r.ue()
+        r.skip(2)
+        return r.bits(3)
+    except ValueError:
+        return 0
+
+
+def valid_h264(nals: list[bytes], keyframe: bool, pps: int, frame_num_bits: int = 0) -> bool:
     slice_nal = b""
     for nal in nals:
         if not nal or nal[0] & 0x80:
@@ -46,17 +85,19 @@ def valid_h264(nals: list[bytes], keyframe: bool, pps: int) -> bool:
         return False
     try:
         r = BitReader(slice_nal[1:9], "slice header")
-        r.ue()  # first_mb_in_slice
+        if r.ue() != 0:  # first_mb_in_slice: the first slice starts the picture
+            return False
         slice_type = r.ue()
         ident = r.ue()
+        frame_num = r.bits(frame_num_bits) if keyframe and frame_num_bits else 0
     except ValueError:
         return False
-    if slice_type > 9 or (keyframe and slice_type not in _H264_I_SLICES):
+    if slice_type > 9 or (keyframe and (slice_type not in _H264_I_SLICES or frame_num)):
         return False
     return pps < 0 or ident == pps
 
 
-def valid_h265(nals: list[bytes], keyframe: bool, pps: int) -> bool:
+def valid_h265(nals: list[bytes], keyframe: bool, pps: int, extra_bits: int = 0) -> bool:
     first: bytes = b""
     for nal in nals:
         if len(nal) < 2 or nal[0] & 0x80:
@@ -77,11 +118,32 @@ def valid_h265(nals: list[bytes], keyframe: bool, pps: int) -> bool:
         if 16 <= t <= 23:
             r.skip(1)  # no_output_of_prior_pics_flag
         ident = r.ue()
+        r.skip(extra_bits)  # slice_reserved_flag[i]
+        slice_type = r.ue()
     except ValueError:
         return False
-    if ident > 63:
+    if ident > 63 or slice_type > 2 or (keyframe and slice_type != 2):
         return False
     return pps < 0 or ident == pps
+
+
+class FrameCheck:
+    """The checks for one stream, with what they need from its parameter sets."""
+
+    __slots__ = ("codec", "pps_id", "_extra")
+
+    def __init__(self, codec: str, sps: bytes = b"", pps: bytes = b"") -> None:
+        self.codec = codec
+        self.pps_id = pps_id(codec, pps) if pps else -1
+        if codec == "h264":
+            self._extra = h264_log2_max_frame_num(sps) if sps else 0
+        else:
+            self._extra = h265_extra_slice_header_bits(pps) if pps else 0
+
+    def __call__(self, nals: list[bytes], keyframe: bool) -> bool:
+        if self.codec == "h264":
+            return valid_h264(nals, keyframe, self.pps_id, self._extra)
+        return valid_h265(nals, keyframe, self.pps_id, self._extra)
 
 
 def plausible_frame(codec: str, nals: list[bytes], keyframe: bool, pps: int = -1) -> bool:

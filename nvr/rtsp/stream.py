@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from nvr.codec.nal import to_avcc
 from nvr.codec.sps import h264_sps_info, h265_sps_info
-from nvr.codec.validate import plausible_frame, pps_id
+from nvr.codec.validate import FrameCheck
 from nvr.feed import VIDEO_CLOCK, AccessUnit, CodecParams
 from nvr.rtsp.depacketize import AudioFrame, VideoFrame
 from nvr.rtsp.depacketize.aac import AacDepacketizer
@@ -90,7 +90,8 @@ class VideoReceiver(TrackReceiver):
         self.clock = TrackClock(VIDEO_CLOCK)
         self.dts = DecodeTimestamps()
         self._param_version = -1
-        self._pps_id = -1
+        self._check = FrameCheck(track.codec)
+        self._keyed = False  # a valid keyframe arrived in this session
 
     @property
     def lost(self) -> int:
@@ -105,9 +106,13 @@ class VideoReceiver(TrackReceiver):
             if params is None:  # no SPS/PPS yet: nothing decodable
                 self.corrupt += 1
                 continue
-            if not plausible_frame(params.codec, frame.nals, frame.keyframe, self._pps_id):
+            if not self._check(frame.nals, frame.keyframe):
                 self.corrupt += 1
                 continue
+            if not self._keyed:
+                if not frame.keyframe:
+                    continue  # undecodable without the keyframe before it
+                self._keyed = True
             pts, wall = self.clock.map(frame.rtp_ts, pkt.ssrc, self.now())
             dts = self.dts.next(pts, frame.keyframe)
             self.frames += 1
@@ -130,7 +135,7 @@ class VideoReceiver(TrackReceiver):
         except ValueError:  # a garbage SPS: nothing of this stream can be decoded
             self.params = None
             return None
-        self._pps_id = pps_id(codec, depay.pps)
+        self._check = FrameCheck(codec, depay.sps, depay.pps)
         self.params = CodecParams(kind="video", codec=codec, clock_rate=VIDEO_CLOCK,
                                   sps=depay.sps, pps=depay.pps, vps=vps,
                                   width=width, height=height)
