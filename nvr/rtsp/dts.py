@@ -7,8 +7,11 @@ many frames at most are decoded before and shown after another. With a
 constant frame duration ``D``, decode slot ``n`` after a keyframe shown at
 ``P`` is ``P + (n - K) * D``: rising, and never after the frame's own pts.
 
-``K`` is learned from the frames (a window of recent pts), and ``D`` is the
-smallest step between recent presentation times. Until ``K`` is known (the
+``K`` comes from the SPS when it says (:mod:`nvr.codec.reorder`), else it is
+learned from the frames (a window of recent pts); ``D`` is the smallest step
+between recent presentation times, learned at keyframes and when ``K`` grows
+(until then a small guess, 60 fps: a dts that grows too slowly is still valid,
+one that grows too fast is not). Until ``K`` is known (the
 first reordered frame of a session) or when it grows, a frame cannot get a dts
 that both rises and stays at or before its pts; it then gets ``dts > pts`` and
 ``reordered_late`` is counted: consumers treat such a frame as a break and
@@ -27,7 +30,7 @@ class DecodeTimestamps:
     __slots__ = ("reorder", "frame_ticks", "late", "restarts", "_recent", "_max_pts", "_last_dts",
                  "_key_pts", "_n")
 
-    def __init__(self, frame_ticks: int = 3600) -> None:
+    def __init__(self, frame_ticks: int = 1500) -> None:
         self.reorder = 0  # K, frames
         self.frame_ticks = frame_ticks  # D, clock ticks
         self.late = 0  # frames that got dts > pts since the last restart
@@ -37,6 +40,11 @@ class DecodeTimestamps:
         self._last_dts: int | None = None
         self._key_pts = 0
         self._n = 0
+
+    def expect_reorder(self, frames: int | None) -> None:
+        """What the SPS says of the reorder depth (None: it does not say)."""
+        if frames is not None and frames > self.reorder:
+            self.reorder = frames
 
     def next(self, pts: int, keyframe: bool) -> int:
         """The dts of the next frame in decode order."""

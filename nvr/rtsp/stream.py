@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 
 from nvr.codec.nal import to_avcc
+from nvr.codec.reorder import reorder_frames
 from nvr.codec.sps import h264_sps_info, h265_sps_info
 from nvr.codec.validate import FrameCheck
 from nvr.feed import VIDEO_CLOCK, AccessUnit, CodecParams
@@ -136,6 +137,7 @@ class VideoReceiver(TrackReceiver):
             self.params = None
             return None
         self._check = FrameCheck(codec, depay.sps, depay.pps)
+        self.dts.expect_reorder(reorder_frames(codec, depay.sps))
         self.params = CodecParams(kind="video", codec=codec, clock_rate=VIDEO_CLOCK,
                                   sps=depay.sps, pps=depay.pps, vps=vps,
                                   width=width, height=height)

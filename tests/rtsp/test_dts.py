@@ -37,5 +37,14 @@ def test_first_reordered_frame_counts_as_late_and_next_keyframe_restarts():
     for p, key in [(0, True), (3, False), (1, False), (2, False)]:
         est.next(p * D, key)
     assert est.late == 2
-    assert est.next(6 * D, True) == 5 * D  # back to a consistent timeline: a break
-    assert est.restarts == 1 and est.late == 0
+    assert est.next(6 * D, True) == 5 * D  # a consistent timeline from this keyframe on
+
+
+def test_reorder_depth_from_the_sps_makes_the_first_gop_consistent():
+    est = DecodeTimestamps()
+    est.expect_reorder(1)
+    order = [0, 3, 1, 2, 6, 4, 5, 9, 7, 8]
+    out = [(p * D, est.next(p * D, p == 0)) for p in order]
+    dts = [d for _, d in out]
+    assert est.late == 0
+    assert dts == sorted(dts) and all(d <= p for p, d in out)
