@@ -1,8 +1,10 @@
-"""Just enough H.264 / H.265 sequence parameter set parsing for size and profile.
+"""Just enough H.264 / H.265 sequence parameter set parsing for size, profile and the
+MP4 decoder configuration records.
 
 H.264: ITU-T H.264 7.3.2.1.1 (incl. the high-profile chroma / bit-depth /
 scaling-list branch, frame_mbs_only and frame cropping). H.265: ITU-T H.265
-7.3.2.2 up to the conformance window, with profile_tier_level (7.3.3).
+7.3.2.2 up to the bit depths, with the general part of profile_tier_level
+(7.3.3) kept whole: the ``hvcC`` box and the ``hvc1.…`` codec string copy it.
 Emulation-prevention bytes are removed first. Garbage raises ValueError.
 """
 
@@ -10,7 +12,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["BitReader", "SpsInfo", "h264_sps_info", "h265_sps_info", "unescape_rbsp"]
+__all__ = ["BitReader", "H265Sps", "ProfileTierLevel", "SpsInfo", "h264_sps_info",
+           "h265_sps", "h265_sps_info", "unescape_rbsp"]
 
 # H.264 profiles that carry chroma_format_idc and friends in the SPS.
 _H264_HIGH_PROFILES = frozenset({100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135})
@@ -22,6 +25,29 @@ class SpsInfo(NamedTuple):
     height: int
     profile: int  # profile_idc (H.264) / general_profile_idc (H.265)
     level: int  # level_idc (H.264, e.g. 31 = 3.1) / general_level_idc (H.265, 30 x level)
+    chroma_format_idc: int = 1  # 0 monochrome, 1 4:2:0, 2 4:2:2, 3 4:4:4
+    bit_depth_luma: int = 8
+    bit_depth_chroma: int = 8
+
+
+class ProfileTierLevel(NamedTuple):
+    """The general part of an H.265 profile_tier_level(), as ``hvcC`` stores it."""
+
+    profile_space: int  # 2 bits
+    tier: int  # 0 Main, 1 High
+    profile_idc: int  # 5 bits: 1 Main, 2 Main 10, 3 Main Still Picture, 4 RExt...
+    compatibility_flags: int  # 32 bits, flag j at bit 31 - j
+    constraint_flags: int  # 48 bits: progressive, interlaced, non-packed, frame-only + 44
+    level_idc: int  # 30 x level
+
+
+class H265Sps(NamedTuple):
+    """What the ``hvcC`` decoder configuration record needs from an H.265 SPS."""
+
+    info: SpsInfo
+    ptl: ProfileTierLevel
+    max_sub_layers: int  # sps_max_sub_layers_minus1 + 1
+    temporal_id_nesting: bool
 
 
 def unescape_rbsp(nal: bytes) -> bytes:
@@ -93,13 +119,16 @@ def h264_sps_info(nal: bytes) -> SpsInfo:
     _check(r.ue() <= 31, "H.264 SPS: seq_parameter_set_id out of range")
     chroma_format_idc = 1
     separate_colour_plane = False
+    depth_luma = depth_chroma = 8
     if profile in _H264_HIGH_PROFILES:
         chroma_format_idc = r.ue()
         _check(chroma_format_idc <= 3, f"H.264 SPS: chroma_format_idc {chroma_format_idc}")
         if chroma_format_idc == 3:
             separate_colour_plane = r.flag()
-        _check(r.ue() <= 6, "H.264 SPS: bit_depth_luma out of range")
-        _check(r.ue() <= 6, "H.264 SPS: bit_depth_chroma out of range")
+        depth_luma = 8 + r.ue()
+        _check(depth_luma <= 14, "H.264 SPS: bit_depth_luma out of range")
+        depth_chroma = 8 + r.ue()
+        _check(depth_chroma <= 14, "H.264 SPS: bit_depth_chroma out of range")
         r.skip(1)  # qpprime_y_zero_transform_bypass_flag
         if r.flag():  # seq_scaling_matrix_present_flag
             for i in range(8 if chroma_format_idc != 3 else 12):
@@ -139,14 +168,18 @@ def h264_sps_info(nal: bytes) -> SpsInfo:
         width -= crop_x * (left + right)
         height -= crop_y * (top + bottom)
     _check(width > 0 and height > 0, f"H.264 SPS: invalid size {width}x{height}")
-    return SpsInfo(width, height, profile, level)
+    return SpsInfo(width, height, profile, level, chroma_format_idc, depth_luma, depth_chroma)
 
 
-def _profile_tier_level(r: BitReader, max_sub_layers_minus1: int) -> tuple[int, int]:
-    r.skip(3)  # general_profile_space, general_tier_flag
-    profile = r.bits(5)
-    r.skip(32 + 4 + 43 + 1)  # compatibility flags, source flags, constraint flags
-    level = r.bits(8)
+def _profile_tier_level(r: BitReader, max_sub_layers_minus1: int) -> ProfileTierLevel:
+    ptl = ProfileTierLevel(
+        profile_space=r.bits(2),
+        tier=r.bits(1),
+        profile_idc=r.bits(5),
+        compatibility_flags=r.bits(32),
+        constraint_flags=r.bits(48),
+        level_idc=r.bits(8),
+    )
     present = [(r.flag(), r.flag()) for _ in range(max_sub_layers_minus1)]
     if max_sub_layers_minus1 > 0:
         r.skip(2 * (8 - max_sub_layers_minus1))  # reserved_zero_2bits
@@ -155,11 +188,17 @@ def _profile_tier_level(r: BitReader, max_sub_layers_minus1: int) -> tuple[int, 
             r.skip(88)
         if level_present:
             r.skip(8)
-    return profile, level
+    return ptl
 
 
 def h265_sps_info(nal: bytes) -> SpsInfo:
     """Width, height (after the conformance window), profile and level of an H.265 SPS NAL."""
+    return h265_sps(nal).info
+
+
+def h265_sps(nal: bytes) -> H265Sps:
+    """Size, chroma format, bit depths and the whole general profile/tier/level of an
+    H.265 SPS NAL: everything the ``hvcC`` record and the codec string take from it."""
     _check(len(nal) >= 5, f"H.265 SPS too short ({len(nal)} bytes)")
     nal_type = (nal[0] >> 1) & 0x3F
     _check(nal_type == 33, f"not an H.265 SPS: NAL type {nal_type}")
@@ -167,8 +206,8 @@ def h265_sps_info(nal: bytes) -> SpsInfo:
     r.skip(4)  # sps_video_parameter_set_id
     max_sub_layers_minus1 = r.bits(3)
     _check(max_sub_layers_minus1 <= 6, "H.265 SPS: sps_max_sub_layers_minus1 out of range")
-    r.skip(1)  # sps_temporal_id_nesting_flag
-    profile, level = _profile_tier_level(r, max_sub_layers_minus1)
+    nesting = r.flag()  # sps_temporal_id_nesting_flag
+    ptl = _profile_tier_level(r, max_sub_layers_minus1)
     _check(r.ue() <= 15, "H.265 SPS: sps_seq_parameter_set_id out of range")
     chroma_format_idc = r.ue()
     _check(chroma_format_idc <= 3, f"H.265 SPS: chroma_format_idc {chroma_format_idc}")
@@ -185,4 +224,9 @@ def h265_sps_info(nal: bytes) -> SpsInfo:
         width -= sub_w * (left + right)
         height -= sub_h * (top + bottom)
     _check(width > 0 and height > 0, f"H.265 SPS: invalid size {width}x{height}")
-    return SpsInfo(width, height, profile, level)
+    depth_luma = 8 + r.ue()
+    depth_chroma = 8 + r.ue()
+    _check(depth_luma <= 16 and depth_chroma <= 16, "H.265 SPS: bit depth out of range")
+    info = SpsInfo(width, height, ptl.profile_idc, ptl.level_idc, chroma_format_idc,
+                   depth_luma, depth_chroma)
+    return H265Sps(info, ptl, max_sub_layers_minus1 + 1, nesting)

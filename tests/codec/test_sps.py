@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nvr.codec.nal import split_annexb
-from nvr.codec.sps import BitReader, h264_sps_info, h265_sps_info, unescape_rbsp
+from nvr.codec.sps import BitReader, h264_sps_info, h265_sps, h265_sps_info, unescape_rbsp
 
 
 def _first_packet(codec: str, width: int, height: int, pix_fmt: str, options: dict) -> bytes:
@@ -128,3 +128,35 @@ def test_read_bits_exp_golomb_values():
     r = BitReader(bytes([0b10100110, 0b01000100, 0b11000000]))
     assert [r.ue(), r.ue(), r.ue(), r.ue()] == [0, 1, 2, 3]
     assert [r.se(), r.se()] == [1, -1]
+
+
+def _h265_sps_opts(pix_fmt: str, params: str) -> bytes:
+    options = {"preset": "ultrafast", "x265-params": "log-level=none:" + params}
+    nals = split_annexb(_first_packet("libx265", 320, 240, pix_fmt, options))
+    return next(n for n in nals if (n[0] >> 1) & 0x3F == 33)
+
+
+def test_parse_h264_sps_chroma_format_and_bit_depth():
+    info = h264_sps_info(_h264_sps(320, 240, pix_fmt="yuv422p"))
+    assert (info.chroma_format_idc, info.bit_depth_luma, info.bit_depth_chroma) == (2, 8, 8)
+    baseline = h264_sps_info(_h264_sps(320, 240, profile="baseline"))
+    assert (baseline.chroma_format_idc, baseline.bit_depth_luma) == (1, 8)
+
+
+def test_parse_h265_sps_main10_profile_tier_level_and_bit_depth():
+    sps = h265_sps(_h265_sps_opts("yuv420p10le", "level-idc=3.1"))
+    assert sps.info[:4] == (320, 240, 2, 93)
+    assert (sps.info.chroma_format_idc, sps.info.bit_depth_luma, sps.info.bit_depth_chroma) == (
+        1, 10, 10)
+    ptl = sps.ptl
+    assert (ptl.profile_space, ptl.tier, ptl.profile_idc, ptl.level_idc) == (0, 0, 2, 93)
+    assert ptl.compatibility_flags == 1 << (31 - 2)  # compatible with Main 10 only
+    assert ptl.constraint_flags >> 44 == 0b1001  # progressive source, frame only
+    assert sps.max_sub_layers == 1 and sps.temporal_id_nesting
+
+
+def test_parse_h265_sps_high_tier_and_422():
+    high = h265_sps(_h265_sps_opts("yuv420p", "level-idc=4.1:high-tier=1")).ptl
+    assert (high.tier, high.level_idc, high.compatibility_flags) == (1, 123, 0x60000000)
+    rext = h265_sps(_h265_sps_opts("yuv422p", "level-idc=3.1")).info
+    assert (rext.profile, rext.chroma_format_idc) == (4, 2)
