@@ -6,7 +6,12 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "nvr"
-APP_MODULES = ("nvr.web", "nvr.db", "nvr.config", "nvr.recording", "nvr.runtime", "nvr.cli")
+APP_MODULES = ("nvr.web", "nvr.db", "nvr.config", "nvr.recording", "nvr.runtime", "nvr.cli",
+               "nvr.supervisor", "nvr.registry", "nvr.ondemand")
+# protocol and codec packages, present and planned: each must stay free of the app
+PROTOCOL_PACKAGES = ("rtsp", "rtmp", "codec", "fmp4", "sim", "live")
+# what the web layer may not reach into: the protocols' internals
+PROTOCOL_MODULES = tuple(f"nvr.{p}" for p in ("rtsp", "rtmp", "sim", "codec"))
 
 
 def _imports(path: Path) -> set[str]:
@@ -20,14 +25,26 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-def test_protocol_packages_import_no_app_module():
-    offenders = []
-    for pkg in ("rtsp", "sim"):
+def _offenders(packages: tuple[str, ...], forbidden: tuple[str, ...]) -> list[str]:
+    out = []
+    for pkg in packages:
         for path in (PACKAGE / pkg).rglob("*.py"):
             for name in _imports(path):
-                if name.startswith(APP_MODULES):
-                    offenders.append(f"{path.relative_to(PACKAGE)} imports {name}")
-    assert offenders == []
+                if name.startswith(forbidden):
+                    out.append(f"{path.relative_to(PACKAGE)} imports {name}")
+    return out
+
+
+def test_protocol_packages_import_no_app_module():
+    assert _offenders(PROTOCOL_PACKAGES, APP_MODULES) == []
+
+
+def test_codec_imports_nothing_else_of_nvr():
+    assert [o for o in _offenders(("codec",), ("nvr.",)) if " nvr.codec" not in o] == []
+
+
+def test_web_imports_no_protocol_internals():
+    assert _offenders(("web",), PROTOCOL_MODULES) == []
 
 
 def test_feed_imports_nothing_from_nvr():
