@@ -5,7 +5,7 @@ slices, STAP-A for SPS/PPS, single NAL packets for small ones), then times
 ``parse_rtp`` + ``H264Depacketizer.push`` per packet. Anchor, measured in the
 same run: dpkt's RTP parser alone (what aiortsp runs on every packet anyway).
 
-    /tmp/venv/bin/python scripts/bench_depacketize.py [packets]
+    .venv/bin/python scripts/bench_depacketize.py [packets]
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import sys
 import time
+
+from benchlib import load_average
 
 from nvr.rtsp.depacketize.h264 import H264Depacketizer
 from nvr.rtsp.rtp import build_rtp, parse_rtp
@@ -91,6 +93,7 @@ def main() -> None:
     seconds = count * MTU * 8 / BITRATE
     print(
         f"{count} packets, {sum(map(len, packets)) / 1e6:.1f} MB, ~{seconds:.0f} s of 4 Mbps video"
+        f"; {load_average()}"
     )
     best = min((bench_ours(packets) for _ in range(3)), key=lambda r: r[0])
     us, frames = best
