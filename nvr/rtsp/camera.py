@@ -72,6 +72,7 @@ class CameraClient:
         self._reported_at = 0.0
         self._failures_since_report = 0
         self._note: str | None = None  # a lasting remark shown as last_error while online
+        self._corrupt_before = 0  # corrupt frames of earlier sessions
 
     async def run(self) -> None:
         failures = 0
@@ -189,6 +190,8 @@ class CameraClient:
                     self._udp_failed = True
                 raise
         finally:
+            self._corrupt_before += sum(r.corrupt for r in receivers if r is not None)
+            self.state.corrupt = self.feed.stats.corrupt = self._corrupt_before
             await session.stop()
 
     async def _watch(self, session: RtspSession, video: TrackReceiver,
@@ -213,7 +216,7 @@ class CameraClient:
                 raise CameraError(f"connection closed by camera{f' ({exc})' if exc else ''}")
             now = clock.monotonic()
             self.state.lost_packets = sum(r.lost for r in receivers)
-            self.state.corrupt = sum(r.corrupt for r in receivers)
+            self.state.corrupt = self._corrupt_before + sum(r.corrupt for r in receivers)
             self.feed.stats.corrupt = self.state.corrupt
             if video.frames != last_frames:
                 if self.state.status != "online":
