@@ -60,14 +60,14 @@ class TrackQueue:
         before the dts: the timeline would run backwards.
         """
         pts = dts if pts is None else pts
-        if self._origin is None:
-            self._origin = dts
-        if self._shift is None:
-            self._shift = pts - dts
-        if dts < self._origin or (self._last_dts is not None and dts < self._last_dts):
+        origin = dts if self._origin is None else self._origin
+        if dts < origin or (self._last_dts is not None and dts < self._last_dts):
             raise ValueError(f"track {self.track_id}: dts {dts} goes backwards")
         if pts < dts:
             raise ValueError(f"track {self.track_id}: pts {pts} before dts {dts}")
+        if self._shift is None:
+            self._shift = pts - dts
+        self._origin = origin
         self._last_dts = dts
         self._payloads.append(payload)
         self._dts.append(dts)

@@ -40,7 +40,9 @@ class ProbeResult:
     audio_codec: str | None
     width: int
     height: int
-    start_offset: float  # first video pts
+    # first video pts as FFmpeg reports it: 0 for nvr's files, except that FFmpeg moves a
+    # B-frame stream's pts later by its largest negative composition offset (docs/design/fmp4.md)
+    start_offset: float
     duration: float  # max(pts + duration) - min(pts) over complete video packets
     video_packets: int
     bytes: int  # file size

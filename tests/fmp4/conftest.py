@@ -5,11 +5,9 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from fmp4_media import Frame, encode_aac, encode_video
+from fmp4_media import Encoded, encode_aac, encode_video
 
 from nvr.feed import CodecParams
-
-Encoded = tuple[CodecParams, list[Frame]]
 
 
 @pytest.fixture(scope="session", autouse=True)

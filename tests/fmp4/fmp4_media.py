@@ -36,6 +36,9 @@ class Frame:
     keyframe: bool
 
 
+Encoded = tuple[CodecParams, list[Frame]]
+
+
 def _nal_type(codec: str, nal: bytes) -> int:
     return (nal[0] >> 1) & 0x3F if codec == "h265" else nal[0] & 0x1F
 
@@ -57,10 +60,11 @@ def encode_video(codec: str = "h264", frames: int = 50, bframes: int = 0, gop: i
     cc.framerate = Fraction(FPS)
     cc.gop_size = gop
     if codec == "h264":
-        cc.options = {"preset": "veryfast", "bf": str(bframes), "x264-params": f"keyint={gop}"}
+        cc.options = {"preset": "veryfast", "bf": str(bframes),
+                      "x264-params": f"keyint={gop}:scenecut=0"}
     else:
         cc.options = {"preset": "ultrafast",
-                      "x265-params": f"log-level=none:bframes={bframes}:keyint={gop}"}
+                      "x265-params": f"log-level=none:bframes={bframes}:keyint={gop}:scenecut=0"}
     packets = []
     for i in range(frames):
         image = _image(i, width, height)
@@ -181,6 +185,62 @@ def decode_errors(path: Path) -> str:
 
 
 def video_frames(path: Path) -> list[dict[str, Any]]:
-    """The decoded video frames as ffprobe shows them (pts_time, duration_time, key_frame)."""
-    info = ffprobe(path, "frame=media_type,pts_time,duration_time,key_frame")
-    return [f for f in info["frames"] if f.get("media_type") == "video"]
+    """The decoded video frames as ffprobe shows them (pts_time, duration_time, key_frame).
+
+    ffprobe before 6.0 names the duration ``pkt_duration_time``."""
+    info = ffprobe(path, "frame=media_type,pts_time,duration_time,pkt_duration_time,key_frame")
+    frames = [f for f in info["frames"] if f.get("media_type") == "video"]
+    for frame in frames:
+        frame.setdefault("duration_time", frame.get("pkt_duration_time"))
+    return frames
+
+
+def mux(video: CodecParams, frames: list[Frame], audio: CodecParams | None = None,
+        audio_frames: list[bytes] | None = None, samples_per_frame: int = 1024) -> list[bytes]:
+    """An init segment and one fragment per GOP (audio interleaved by time), as a list of
+    byte strings: the file is their concatenation; cutting it between two gives a file
+    truncated at a fragment boundary."""
+    from nvr.fmp4 import AUDIO_TRACK, VIDEO_TRACK, TrackQueue, fragment, init_segment
+
+    parts = [init_segment(video, audio)]
+    vq = TrackQueue(VIDEO_TRACK)
+    aq = TrackQueue(AUDIO_TRACK, origin=0)
+    pending = list(audio_frames or [])
+    rate = audio.clock_rate if audio is not None else 1
+    first_pts = frames[0].pts
+    sent = 0
+
+    def flush(next_dts: int | None) -> None:
+        runs = [r for r in (vq.take(next_dts), aq.take()) if r is not None]
+        parts.append(fragment(len(parts), runs))
+
+    for frame in frames:
+        if frame.keyframe and len(vq):
+            flush(frame.dts)
+        vq.add(frame.data, frame.dts, TICKS, frame.keyframe, frame.pts)
+        # audio up to this frame's presentation time
+        while pending and sent * samples_per_frame * VIDEO_CLOCK <= (frame.pts - first_pts) * rate:
+            aq.add(pending.pop(0), sent * samples_per_frame, samples_per_frame)
+            sent += 1
+    for data in pending:
+        aq.add(data, sent * samples_per_frame, samples_per_frame)
+        sent += 1
+    flush(None)
+    return parts
+
+
+def parse_trun(payload: bytes) -> tuple[int, list[tuple[int, int, int, int]]]:
+    """A trun box's data offset and (duration, size, flags, composition offset) rows;
+    only the layout nvr.fmp4 writes (data offset, duration, size, flags, [offset])."""
+    flags = int.from_bytes(payload[1:4], "big")
+    count = int.from_bytes(payload[4:8], "big")
+    data_offset = int.from_bytes(payload[8:12], "big", signed=True)
+    with_cts = bool(flags & 0x800)
+    width = 16 if with_cts else 12
+    rows = []
+    for i in range(count):
+        row = payload[12 + i * width : 12 + (i + 1) * width]
+        cts = int.from_bytes(row[12:16], "big", signed=True) if with_cts else 0
+        rows.append((int.from_bytes(row[0:4], "big"), int.from_bytes(row[4:8], "big"),
+                     int.from_bytes(row[8:12], "big"), cts))
+    return data_offset, rows
