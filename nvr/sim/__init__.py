@@ -5,6 +5,15 @@ await server.start()
 server.url("cam1")          # rtsp://127.0.0.1:<port>/cam1
 server.fault("cam1").stall(3)
 await server.stop()
+
+Cameras can misbehave like real ones: `SimCamera` fields fix what a camera does
+from the start (malformed SDP, noise, refused transports, RTP in the PLAY
+reply's write, H.265 open GOPs with B-frames, a slow clock), `CameraFaults`
+methods switch faults at run time (stalls, garbage frames, oversized or lying
+replies, a wedged RTSP server, RTCP BYE, disconnects). Modules: `server`
+(listening, UDP sockets), `camera`, `connection` (RTSP requests), `session` (RTP
+and RTCP sending), `auth`, `faults`, `quirks` (the broken bytes), `media`
+(encoding), `packetize` (RTP payloads, RTCP, SDP).
 """
 
 from nvr.sim.faults import CameraFaults

@@ -48,8 +48,9 @@ class SimCamera:
     - `play_burst`: the PLAY reply and the packets of the first `play_burst` video
       frames (the first is a keyframe that starts a GOP) go out in one TCP write,
       and pacing continues as if those frames had been due already (a camera
-      flushing its buffer). 0 (default): the first frame follows the reply in
-      its own write, right away, also starting at a keyframe.
+      flushing its buffer; over UDP the frames' datagrams leave just before the
+      reply). 0 (default): the first frame follows the reply in its own write,
+      right away (on the session task's first turn), also starting a GOP.
     - `transports`: the transports SETUP accepts, of "tcp" (RTP/AVP/TCP
       interleaved) and "udp"; any other answers 461 Unsupported Transport.
       The server-wide `SimServer(udp=False)` refuses UDP for every camera.
