@@ -31,6 +31,7 @@ import asyncio
 import json
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -75,6 +76,8 @@ class Outcome:
     gop_mean: float  # sum over the feeds of gop_bytes, sampled every frame time
     gop_max: int
     rss_growth: int  # max RSS during the run minus RSS before the first publish
+    sys_cpu: float = 0.0  # of cpu: in the kernel (page faults, epoll, timers)
+    minor_faults: int = 0
 
 
 # ----------------------------------------------------------------------------- one case
@@ -197,6 +200,7 @@ async def run_case(case: Case) -> Outcome:
 
     loop = asyncio.get_running_loop()
     late = 0
+    ru0 = resource.getrusage(resource.RUSAGE_SELF)
     cpu0, wall0 = time.process_time(), time.perf_counter()
     if case.pace == "fast":
         for i in range(frames):
@@ -225,11 +229,12 @@ async def run_case(case: Case) -> Outcome:
         close()
     counts = await asyncio.gather(*tasks)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    ru = resource.getrusage(resource.RUSAGE_SELF)
     rss_max = max(rss_max, me.memory_info().rss)
     dropped = sum(f.stats.dropped for f in feeds) + sum(a.dropped for a in anchors)
     return Outcome(cpu, wall, frames * FEEDS, sum(counts), dropped, late,
                    statistics.fmean(gop) if gop else 0.0, max(gop, default=0),
-                   rss_max - rss_base)
+                   rss_max - rss_base, ru.ru_stime - ru0.ru_stime, ru.ru_minflt - ru0.ru_minflt)
 
 
 def child_main(spec: str) -> int:
@@ -256,64 +261,100 @@ def _median(values: list[float]) -> float:
     return statistics.median(values) if values else 0.0
 
 
-def report(args: argparse.Namespace, pace: str, runs: dict[Case, list[Outcome]]) -> None:
-    loop = "uvloop" if args.uvloop else "asyncio"
+def _range(values: list[float], fmt: str = ".2f") -> str:
+    return f"{min(values):{fmt}}-{max(values):{fmt}}" if len(values) > 1 else "-"
+
+
+Runs = dict[Case, list[Outcome]]
+
+
+def _case(args: argparse.Namespace, pace: str, uvloop: bool, impl: str, consumer: str,
+          s: int) -> Case:
+    return Case(impl, "viewer" if s == 0 else consumer, s, pace, uvloop, args.seconds)
+
+
+def _marginal(args: argparse.Namespace, runs: Runs, c: Case) -> list[float]:
+    """µs of CPU per delivery beyond the same run without subscribers (its median)."""
+    zero = _median([o.cpu for o in runs[_case(args, c.pace, c.uvloop, c.impl, "viewer", 0)]])
+    return [(o.cpu - zero) / o.deliveries * 1e6 for o in runs[c] if o.deliveries]
+
+
+def _rows(args: argparse.Namespace) -> list[tuple[str, int]]:
+    return [("(none)", 0), *((c, s) for c in args.consumers for s in args.subscribers)]
+
+
+def report(args: argparse.Namespace, pace: str, uvloop: bool, runs: Runs) -> None:
     how = "paced in real time" if pace == "real" else "as fast as possible"
     print()
     print(f"{FEEDS} feeds x {FPS} fps, keyframe {KEY_BYTES // 1000} kB every {GOP} frames, "
           f"P {P_BYTES[0] // 1000}-{P_BYTES[1] // 1000} kB; {args.seconds:g} s of stream time "
-          f"{how}; {loop} loop; {args.repeat} run(s) per case, medians; {load_average()}")
+          f"{how}; {'uvloop' if uvloop else 'asyncio'} loop; {args.repeat} run(s) per case, "
+          f"medians; {load_average()}")
     header = ["consumer", "S", "impl", "delivered", "dropped",
-              "CPU %" if pace == "real" else "x real time", "us/frame", "marginal us/frame",
-              "spread", "% core/sub", "feed/queue", "GOP cache mean/max", "RSS growth"]
+              "CPU %" if pace == "real" else "x real time", "CPU s (range)", "us/frame",
+              "marginal us/frame (range)", "% core/sub", "feed/queue", "GOP cache mean/max",
+              "RSS growth"]
     rows: list[list[str]] = []
-
-    def case(impl: str, consumer: str, s: int) -> Case:
-        return Case(impl, consumer, s, pace, args.uvloop, args.seconds)
-
-    def zero(impl: str) -> float:
-        return _median([o.cpu for o in runs[case(impl, "viewer", 0)]])
-
-    def marginal(impl: str, consumer: str, s: int) -> list[float]:
-        base = zero(impl)
-        return [(o.cpu - base) / o.deliveries * 1e6
-                for o in runs[case(impl, consumer, s)] if o.deliveries]
-
-    for impl in ("feed", "queue"):
-        outs = runs[case(impl, "viewer", 0)]
-        load = (100 * _median([o.cpu / o.wall for o in outs]) if pace == "real"
-                else _median([args.seconds / o.wall for o in outs]))
-        rows.append(["(none)", "0", impl, "0", "0", f"{load:.1f}", "-", "-", "-", "-", "",
-                     f"{mib(_median([o.gop_mean for o in outs]))}/"
-                     f"{mib(max(o.gop_max for o in outs))}",
-                     mib(_median([float(o.rss_growth) for o in outs]))])
-    for consumer in args.consumers:
-        for s in args.subscribers:
-            queue_marginal = _median(marginal("queue", consumer, s))
-            for impl in ("feed", "queue"):
-                outs = runs[case(impl, consumer, s)]
-                m = marginal(impl, consumer, s)
+    noisy = False
+    for consumer, s in _rows(args):
+        ratio_col = ""
+        for impl in ("feed", "queue"):
+            c = _case(args, pace, uvloop, impl, consumer, s)
+            outs = runs[c]
+            cpus = [o.cpu for o in outs]
+            load = (100 * _median([o.cpu / o.wall for o in outs]) if pace == "real"
+                    else _median([args.seconds / o.wall for o in outs]))
+            per_frame = marginal = core = "-"
+            if s:
+                m = _marginal(args, runs, c)
                 mm = _median(m)
-                total = _median([o.cpu / o.deliveries * 1e6 for o in outs if o.deliveries])
-                load = (100 * _median([o.cpu / o.wall for o in outs]) if pace == "real"
-                        else _median([args.seconds / o.wall for o in outs]))
-                spread = f"{100 * (max(m) - min(m)) / mm:.0f} %" if len(m) > 1 and mm else "-"
-                rows.append([
-                    consumer, str(s), impl,
-                    str(int(_median([float(o.deliveries) for o in outs]))),
-                    str(sum(o.dropped for o in outs)),
-                    f"{load:.1f}", f"{total:.2f}", f"{mm:.2f}", spread,
-                    f"{mm * FPS / 1e4:.3f}",
-                    f"{mm / queue_marginal:.2f}x" if impl == "feed" and queue_marginal else "",
-                    f"{mib(_median([o.gop_mean for o in outs]))}/"
-                    f"{mib(max(o.gop_max for o in outs))}",
-                    mib(_median([float(o.rss_growth) for o in outs])),
-                ])
+                noisy = noisy or min(m) < 0.5 * mm or max(m) > 1.5 * mm
+                per_frame = f"{_median([o.cpu / o.deliveries * 1e6 for o in outs]):.2f}"
+                marginal = f"{mm:.2f} ({_range(m)})"
+                core = f"{mm * FPS / 1e4:.3f}"
+                if impl == "feed":
+                    q = _median(_marginal(args, runs, _case(args, pace, uvloop, "queue",
+                                                            consumer, s)))
+                    ratio_col = f"{mm / q:.2f}x" if q > 0 and mm > 0 else "-"
+            rows.append([
+                consumer, str(s), impl, str(int(_median([float(o.deliveries) for o in outs]))),
+                str(sum(o.dropped for o in outs)), f"{load:.1f}",
+                f"{_median(cpus):.3f} ({_range(cpus, '.3f')})", per_frame, marginal, core,
+                ratio_col if impl == "feed" else "",
+                f"{mib(_median([o.gop_mean for o in outs]))}/{mib(max(o.gop_max for o in outs))}",
+                mib(_median([float(o.rss_growth) for o in outs])),
+            ])
     print_table(header, rows)
-    late = sum(o.late for outs in runs.values() for o in outs if pace == "real")
-    if late:
+    if noisy:
+        print("note: where the marginal range is wide (S=1 above all) the subscribers' cost is "
+              "within the run-to-run noise of the producers' cost; trust the larger S")
+    late = sum(o.late for c, outs in runs.items() if c.uvloop == uvloop for o in outs)
+    if late and pace == "real":
         print(f"note: {late} frames were published more than a frame interval late "
               "(the machine did not keep up)")
+
+
+def report_loops(args: argparse.Namespace, pace: str, runs: Runs) -> None:
+    """uvloop against asyncio, case by case (same invocation, interleaved runs)."""
+    print()
+    print(f"uvloop/asyncio, {'paced' if pace == 'real' else 'as fast as possible'}; "
+          f"{load_average()}")
+    header = ["consumer", "S", "impl", "CPU s asyncio (range)", "CPU s uvloop (range)",
+              "uvloop/asyncio", "marginal us asyncio", "marginal us uvloop", "uvloop/asyncio"]
+    rows: list[list[str]] = []
+    for consumer, s in _rows(args):
+        for impl in ("feed", "queue"):
+            a = _case(args, pace, False, impl, consumer, s)
+            b = _case(args, pace, True, impl, consumer, s)
+            ca, cb = [o.cpu for o in runs[a]], [o.cpu for o in runs[b]]
+            row = [consumer, str(s), impl, f"{_median(ca):.3f} ({_range(ca, '.3f')})",
+                   f"{_median(cb):.3f} ({_range(cb, '.3f')})",
+                   f"{_median(cb) / _median(ca):.2f}x", "-", "-", "-"]
+            if s:
+                ma, mb = _median(_marginal(args, runs, a)), _median(_marginal(args, runs, b))
+                row[6:] = [f"{ma:.2f}", f"{mb:.2f}", f"{mb / ma:.2f}x" if ma > 0 else "-"]
+            rows.append(row)
+    print_table(header, rows)
 
 
 # ----------------------------------------------------------------------------- main
@@ -329,36 +370,42 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--pace", choices=["real", "fast", "both"], default="real")
     p.add_argument("--repeat", type=int, default=1, help="runs per case (interleaved)")
     p.add_argument("--uvloop", action="store_true", help="run the event loop on uvloop")
+    p.add_argument("--both-loops", action="store_true",
+                   help="run every case on asyncio's loop and on uvloop, and compare")
     p.add_argument("--json", help="also write every run's figures to this file")
     p.add_argument("--case", help=argparse.SUPPRESS)  # internal: run one case, print JSON
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if any(s < 1 for s in args.subscribers):
+        p.error("--subscribers: at least 1 (S=0 is always run as the producers' cost)")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.case:
         return child_main(args.case)
-    loop_factory(args.uvloop)  # fails early if uvloop is missing
+    loops = [False, True] if args.both_loops else [args.uvloop]
+    loop_factory(any(loops))  # fails early if uvloop is missing
     paces = ["real", "fast"] if args.pace == "both" else [args.pace]
     print(f"bench_feed: {load_average()} at start", flush=True)
     everything: list[dict[str, Any]] = []
     for pace in paces:
-        cases = [Case(impl, "viewer", 0, pace, args.uvloop, args.seconds)
-                 for impl in ("feed", "queue")]
-        cases += [Case(impl, consumer, s, pace, args.uvloop, args.seconds)
-                  for s in args.subscribers for consumer in args.consumers
-                  for impl in ("feed", "queue")]
-        runs: dict[Case, list[Outcome]] = {c: [] for c in cases}
+        cases = [_case(args, pace, uv, impl, consumer, s) for consumer, s in _rows(args)
+                 for impl in ("feed", "queue") for uv in loops]
+        runs: Runs = {c: [] for c in cases}
         for r in range(args.repeat):
-            order = cases if r % 2 == 0 else cases[::-1]  # drift hits both sides alike
-            for c in order:
+            for c in cases if r % 2 == 0 else cases[::-1]:  # drift hits both sides alike
                 print(f"  {pace} run {r + 1}/{args.repeat}: {c.impl} {c.consumer} "
-                      f"S={c.subscribers} ...", end="", flush=True)
+                      f"S={c.subscribers}{' uvloop' if c.uvloop else ''} ...", end="",
+                      flush=True)
                 out = run_in_child(c)
                 runs[c].append(out)
                 everything.append({"case": asdict(c), **asdict(out)})
-                print(f" {out.cpu:.2f} s CPU, {out.deliveries} delivered", flush=True)
-        report(args, pace, runs)
+                print(f" {out.cpu:.3f} s CPU, {out.deliveries} delivered", flush=True)
+        for uv in loops:
+            report(args, pace, uv, runs)
+        if args.both_loops:
+            report_loops(args, pace, runs)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(everything, f, indent=2)
