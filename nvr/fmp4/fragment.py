@@ -24,8 +24,6 @@ import struct
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from nvr.fmp4.boxes import box, full_box, u32, u64
-
 __all__ = ["KEY_FLAGS", "NON_KEY_FLAGS", "Sample", "TrackRun", "fragment"]
 
 # sample_flags (8.8.3.1): is_leading 0, depends_on, is_depended_on, has_redundancy 0,
@@ -40,11 +38,17 @@ _TRUN_SIZE = 0x000200
 _TRUN_FLAGS = 0x000400
 _TRUN_COMPOSITION = 0x000800
 
-_MFHD_SIZE = 16
-_TFHD_SIZE = 16
-_TFDT_SIZE = 20  # version 1
-_TRUN_HEADER_SIZE = 20  # full box header, sample_count, data_offset
-_TRAF_HEADER_SIZE = 8
+# traf, tfhd, tfdt (version 1) and the trun header, packed at once: a live viewer
+# gets a fragment per frame, so this is the per-frame cost that matters
+_TRAF_HEAD = struct.Struct(
+    ">I4s"  # traf: size, type
+    "I4sII"  # tfhd: size 16, type, version 0 + flags, track_ID
+    "I4sIQ"  # tfdt: size 20, type, version 1 + flags 0, baseMediaDecodeTime
+    "I4sIIi"  # trun: size, type, version 1 + flags, sample_count, data_offset
+)
+_TRUN_OFFSET_IN_TRAF = 8 + 16 + 20
+_MOOF_HEAD = struct.Struct(">I4sI4sII")  # moof size/type, mfhd: size 16, type, 0, sequence
+_MDAT_HEAD = struct.Struct(">I4s")
 
 
 class Sample(NamedTuple):
@@ -69,11 +73,22 @@ class TrackRun(NamedTuple):
     payloads: Sequence[bytes]
 
 
-def _trun(samples: Sequence[Sample], data_offset: int) -> bytes:
-    with_offsets = any(s.composition_offset for s in samples)
+def _with_offsets(samples: Sequence[Sample]) -> bool:
+    return any(s.composition_offset for s in samples)
+
+
+def _traf_size(samples: Sequence[Sample]) -> int:
+    per_sample = 16 if _with_offsets(samples) else 12
+    return _TRAF_HEAD.size + per_sample * len(samples)
+
+
+def _traf(run: TrackRun, data_offset: int) -> bytes:
+    """traf with tfhd (default-base-is-moof), tfdt v1 and trun v1 (data offset,
+    per-sample duration, size, flags and, if any is non-zero, composition offset)."""
+    samples = run.samples
     flags = _TRUN_DATA_OFFSET | _TRUN_DURATION | _TRUN_SIZE | _TRUN_FLAGS
     values: list[int] = []
-    if with_offsets:
+    if _with_offsets(samples):
         flags |= _TRUN_COMPOSITION
         fmt = "IIIi"
         for s in samples:
@@ -83,19 +98,14 @@ def _trun(samples: Sequence[Sample], data_offset: int) -> bytes:
         for s in samples:
             values += (s.duration, s.size, s.flags)
     table = struct.pack(">" + fmt * len(samples), *values)
-    return full_box(b"trun", 1, flags, u32(len(samples)), data_offset.to_bytes(4, "big",
-                                                                             signed=True), table)
-
-
-def _trun_size(samples: Sequence[Sample]) -> int:
-    per_sample = 16 if any(s.composition_offset for s in samples) else 12
-    return _TRUN_HEADER_SIZE + per_sample * len(samples)
-
-
-def _traf(run: TrackRun, data_offset: int) -> bytes:
-    tfhd = full_box(b"tfhd", 0, _TFHD_DEFAULT_BASE_IS_MOOF, u32(run.track_id))
-    tfdt = full_box(b"tfdt", 1, 0, u64(run.base_decode_time))
-    return box(b"traf", tfhd, tfdt, _trun(run.samples, data_offset))
+    size = _TRAF_HEAD.size + len(table)
+    head = _TRAF_HEAD.pack(
+        size, b"traf",
+        16, b"tfhd", _TFHD_DEFAULT_BASE_IS_MOOF, run.track_id,
+        20, b"tfdt", 1 << 24, run.base_decode_time,
+        size - _TRUN_OFFSET_IN_TRAF, b"trun", (1 << 24) | flags, len(samples), data_offset,
+    )
+    return head + table
 
 
 def _check(run: TrackRun) -> None:
@@ -123,18 +133,14 @@ def fragment(sequence: int, tracks: Sequence[TrackRun | tuple[int, int, Sequence
         raise ValueError("a fragment needs at least one sample")
     for run in runs:
         _check(run)
-    traf_sizes = [_TRAF_HEADER_SIZE + _TFHD_SIZE + _TFDT_SIZE + _trun_size(r.samples)
-                  for r in runs]
-    moof_size = 8 + _MFHD_SIZE + sum(traf_sizes)
+    moof_size = _MOOF_HEAD.size + sum(_traf_size(r.samples) for r in runs)
     offset = moof_size + 8  # first payload byte: after the moof and the mdat header
-    trafs = []
+    parts = [_MOOF_HEAD.pack(moof_size, b"moof", 16, b"mfhd", 0, sequence)]
     for run in runs:
-        trafs.append(_traf(run, offset))
+        parts.append(_traf(run, offset))
         offset += sum(s.size for s in run.samples)
-    moof = box(b"moof", full_box(b"mfhd", 0, 0, u32(sequence)), *trafs)
-    assert len(moof) == moof_size, "moof size miscomputed"
     mdat_size = offset - moof_size
-    parts = [moof, mdat_size.to_bytes(4, "big"), b"mdat"]
+    parts.append(_MDAT_HEAD.pack(mdat_size, b"mdat"))
     for run in runs:
         parts.extend(run.payloads)
     return b"".join(parts)
