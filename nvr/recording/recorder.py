@@ -3,8 +3,15 @@
 Rules (see docs/design/recording.md):
 
 * A segment starts at a video keyframe and is cut at the first keyframe once it
-  is ``segment_seconds`` long, or when the codec parameters change, so every
-  segment plays on its own.
+  is ``segment_seconds`` long (within half a frame: a camera clock a tick short
+  must not push a 10 s cut to the next keyframe), or when the codec parameters
+  or the audio track change, so every segment plays on its own.
+* Decode timestamps come from the feed (computed once at ingest). A frame with
+  dts after its pts (the reorder depth was not yet known) or a dts that steps
+  back breaks the stream, and recording starts again at the next keyframe with
+  a consistent delay. Frames shown before a segment's first keyframe (the
+  leading pictures of an open GOP, which need the GOP before it) are dropped
+  and counted in ``leading_dropped``.
 * Time: a segment's start is the wall-clock time of its first frame; its end is
   start + (pts of the frame that ends it − first pts) / 90 kHz. When a cut
   happens inside an unbroken stream, the next segment starts exactly where the
@@ -12,9 +19,10 @@ Rules (see docs/design/recording.md):
 * The stream breaks when pts go backwards or jump (a new RTSP session, a camera
   reboot) or when nothing arrives for ``idle_close_seconds``: the segment is
   then closed with its last frame given the usual frame duration.
-* Durability: fragments are fsynced as they are written (one per GOP); the DB
-  row is written when the segment is closed and its file fsynced. A crash
-  leaves a file without a row, which start-up reconcile indexes.
+* Durability: each GOP becomes one fragment as soon as the next keyframe
+  arrives; it is written and fsynced in a worker thread while the loop queues
+  the next GOP. The DB row is written when the segment is closed and its file
+  fsynced. A crash leaves a file without a row, which start-up reconcile indexes.
 """
 
 from __future__ import annotations
@@ -176,18 +184,22 @@ class Recorder:
         return gop[-1]
 
     async def _flush(self) -> None:
-        """fsync what the writer flushed (one fragment per GOP), in a thread."""
+        """Write the GOP just queued as one fragment, and fsync it, in a thread: the
+        loop goes on queuing the next GOP meanwhile."""
         seg = self._seg
         assert seg is not None
+        data = seg.writer.take_fragment()
         await self._wait_sync()
-        self._sync = asyncio.ensure_future(asyncio.to_thread(seg.writer.sync))
+        if data is not None:
+            self._sync = asyncio.ensure_future(asyncio.to_thread(seg.writer.write_fragment, data))
 
     async def _open(self, au: AccessUnit) -> _Open:
         start_us = self._continue_at if self._continue_at is not None else int(au.wallclock * 1e6)
         self._continue_at = None
         rel = new_segment_path(self.camera, start_us, lambda r: (self.data_dir / r).exists())
         audio = self.feed.audio
-        writer = await asyncio.to_thread(SegmentWriter, self.data_dir / rel, au.params, audio)
+        writer = await asyncio.to_thread(SegmentWriter, self.data_dir / rel, au.params, audio,
+                                         auto_flush=False)
         seg = _Open(writer=writer, relpath=rel, video=au.params, audio=audio, start_us=start_us,
                     first_pts=au.pts, audio_base=au.wallclock)
         self._seg = seg
@@ -211,7 +223,7 @@ class Recorder:
             try:
                 await sync
             except OSError as exc:
-                self.log.warning("camera %s: fsync failed: %s", self.camera, exc)
+                self.log.warning("camera %s: writing a fragment failed: %s", self.camera, exc)
 
     async def _close(self, end: AccessUnit | None) -> None:
         """Close the open segment. ``end``: the keyframe that starts the next one, or None
