@@ -17,5 +17,5 @@ from nvr.fmp4.init import AUDIO_TRACK, VIDEO_TRACK, audio_timescale, init_segmen
 from nvr.fmp4.live import LiveMuxer
 from nvr.fmp4.track import TrackQueue
 
-__all__ = ["AUDIO_TRACK", "VIDEO_TRACK", "LiveMuxer", "Sample", "TrackQueue", "TrackRun", "audio_timescale",
-           "codec_string", "fragment", "init_segment"]
+__all__ = ["AUDIO_TRACK", "VIDEO_TRACK", "LiveMuxer", "Sample", "TrackQueue", "TrackRun",
+           "audio_timescale", "codec_string", "fragment", "init_segment"]
