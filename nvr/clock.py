@@ -81,3 +81,48 @@ class ManualClock:
                     fut.set_result(None)
             for _ in range(5):  # let woken tasks reach their next await
                 await asyncio.sleep(0)
+
+
+class SkippableClock:
+    """Real time plus an offset that a test moves forward with :meth:`skip`.
+
+    Everything runs in real time (network peers, the simulator), but what waits
+    for *time to pass* (a 30 s retry after refused credentials, the 5 s stall
+    timeout) can be skipped over instead of slept through: sleepers whose
+    deadline the skip passes wake at once.
+    """
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+        self._sleepers: list[tuple[float, asyncio.Future[None]]] = []
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.offset
+
+    async def sleep(self, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        entry = (self.monotonic() + seconds, fut)
+        self._sleepers.append(entry)
+        timer = loop.call_later(max(0.0, seconds), _wake_future, fut)
+        try:
+            await fut
+        finally:
+            timer.cancel()
+            self._sleepers.remove(entry)
+
+    def skip(self, seconds: float) -> None:
+        """Move time forward now; sleeps that end within the skip return."""
+        self.offset += seconds
+        now = self.monotonic()
+        for deadline, fut in list(self._sleepers):
+            if deadline <= now:
+                _wake_future(fut)
+
+
+def _wake_future(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)

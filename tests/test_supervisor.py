@@ -65,3 +65,4 @@ async def test_other_tasks_keep_running_when_one_fails():
     await clock.advance(5)
     assert len(ticks) == 5 and sup.running("steady") and sup.failures("broken") >= 3
     await sup.stop()
+

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from nvr.clock import SYSTEM_CLOCK, Clock
 from nvr.config import load_config
 from nvr.runtime import Nvr
 
@@ -87,14 +88,16 @@ class RunningNvr:
 
 @contextlib.asynccontextmanager
 async def running_nvr(tmp_path: Path, cameras: list[dict[str, Any]],
-                      recording: dict[str, Any] | None = None) -> AsyncIterator[RunningNvr]:
-    """The NVR in this event loop, on a config written to tmp_path; stopped on exit."""
+                      recording: dict[str, Any] | None = None,
+                      clock: Clock = SYSTEM_CLOCK) -> AsyncIterator[RunningNvr]:
+    """The NVR in this event loop, on a config written to tmp_path; stopped on exit.
+    ``clock``: e.g. a :class:`~nvr.clock.SkippableClock`, to skip over waits."""
     port = free_port()
     data_dir = tmp_path / "data"
     cfg_path = write_config(tmp_path / "config.toml", data_dir, cameras, port, recording)
     old = os.environ.get("NVR_ADMIN_PASSWORD")
     os.environ["NVR_ADMIN_PASSWORD"] = ADMIN_PASSWORD
-    nvr = Nvr(load_config(cfg_path))
+    nvr = Nvr(load_config(cfg_path), clock=clock)
     stop = asyncio.Event()
     task = asyncio.create_task(nvr.run(stop))
     client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
