@@ -28,6 +28,10 @@ class SpsInfo(NamedTuple):
     chroma_format_idc: int = 1  # 0 monochrome, 1 4:2:0, 2 4:2:2, 3 4:4:4
     bit_depth_luma: int = 8
     bit_depth_chroma: int = 8
+    # frames decoded before and shown after another at most (B-frames), when the SPS
+    # says: H.265 always, H.264 in the VUI's bitstream restriction (Baseline: 0)
+    reorder: int | None = None
+    log2_max_frame_num: int = 0  # H.264: width of a slice header's frame_num
 
 
 class ProfileTierLevel(NamedTuple):
@@ -134,7 +138,8 @@ def h264_sps_info(nal: bytes) -> SpsInfo:
             for i in range(8 if chroma_format_idc != 3 else 12):
                 if r.flag():
                     _skip_scaling_list(r, 16 if i < 6 else 64)
-    _check(r.ue() <= 12, "H.264 SPS: log2_max_frame_num_minus4 out of range")
+    log2_max_frame_num = r.ue() + 4
+    _check(log2_max_frame_num <= 16, "H.264 SPS: log2_max_frame_num_minus4 out of range")
     poc_type = r.ue()
     if poc_type == 0:
         _check(r.ue() <= 12, "H.264 SPS: log2_max_pic_order_cnt_lsb_minus4 out of range")
@@ -168,7 +173,56 @@ def h264_sps_info(nal: bytes) -> SpsInfo:
         width -= crop_x * (left + right)
         height -= crop_y * (top + bottom)
     _check(width > 0 and height > 0, f"H.264 SPS: invalid size {width}x{height}")
-    return SpsInfo(width, height, profile, level, chroma_format_idc, depth_luma, depth_chroma)
+    try:
+        reorder = _h264_vui_reorder(r) if r.flag() else None  # vui_parameters_present_flag
+    except ValueError:  # a truncated VUI: the size is known all the same
+        reorder = None
+    if reorder is None and profile == 66:
+        reorder = 0  # Baseline has no B-slices
+    return SpsInfo(width, height, profile, level, chroma_format_idc, depth_luma, depth_chroma,
+                   reorder, log2_max_frame_num)
+
+
+def _skip_hrd(r: BitReader) -> None:
+    count = r.ue() + 1  # cpb_cnt_minus1
+    r.skip(8)  # bit_rate_scale, cpb_size_scale
+    for _ in range(count):
+        r.ue()
+        r.ue()
+        r.skip(1)
+    r.skip(20)  # four 5-bit lengths
+
+
+def _h264_vui_reorder(r: BitReader) -> int | None:
+    """max_num_reorder_frames from an H.264 VUI (E.1.1), None when absent."""
+    if r.flag() and r.bits(8) == 255:  # aspect_ratio_info_present_flag, Extended_SAR
+        r.skip(32)
+    if r.flag():  # overscan_info_present_flag
+        r.skip(1)
+    if r.flag():  # video_signal_type_present_flag
+        r.skip(4)
+        if r.flag():  # colour_description_present_flag
+            r.skip(24)
+    if r.flag():  # chroma_loc_info_present_flag
+        r.ue()
+        r.ue()
+    if r.flag():  # timing_info_present_flag
+        r.skip(65)
+    nal_hrd = r.flag()
+    if nal_hrd:
+        _skip_hrd(r)
+    vcl_hrd = r.flag()
+    if vcl_hrd:
+        _skip_hrd(r)
+    if nal_hrd or vcl_hrd:
+        r.skip(1)  # low_delay_hrd_flag
+    r.skip(1)  # pic_struct_present_flag
+    if not r.flag():  # bitstream_restriction_flag
+        return None
+    r.skip(1)  # motion_vectors_over_pic_boundaries_flag
+    for _ in range(4):  # max_bytes_per_pic_denom .. log2_max_mv_length_vertical
+        r.ue()
+    return r.ue()
 
 
 def _profile_tier_level(r: BitReader, max_sub_layers_minus1: int) -> ProfileTierLevel:
@@ -227,6 +281,13 @@ def h265_sps(nal: bytes) -> H265Sps:
     depth_luma = 8 + r.ue()
     depth_chroma = 8 + r.ue()
     _check(depth_luma <= 16 and depth_chroma <= 16, "H.265 SPS: bit depth out of range")
+    r.ue()  # log2_max_pic_order_cnt_lsb_minus4
+    every_layer = r.flag()  # sps_sub_layer_ordering_info_present_flag
+    reorder = 0
+    for _ in range(0 if every_layer else max_sub_layers_minus1, max_sub_layers_minus1 + 1):
+        r.ue()  # sps_max_dec_pic_buffering_minus1
+        reorder = r.ue()  # sps_max_num_reorder_pics (the highest sub-layer's counts)
+        r.ue()  # sps_max_latency_increase_plus1
     info = SpsInfo(width, height, ptl.profile_idc, ptl.level_idc, chroma_format_idc,
-                   depth_luma, depth_chroma)
+                   depth_luma, depth_chroma, reorder)
     return H265Sps(info, ptl, max_sub_layers_minus1 + 1, nesting)

@@ -13,7 +13,7 @@ drops every frame until the session's first keyframe that passes.
 
 from __future__ import annotations
 
-from nvr.codec.sps import _H264_HIGH_PROFILES, BitReader, _skip_scaling_list, unescape_rbsp
+from nvr.codec.sps import BitReader, h264_sps_info
 
 # H.264 NAL types a camera sends inside an access unit (RFC 6184 de-aggregated)
 _H264_OK = frozenset({1, 2, 3, 4, 5, 6, 9, 10, 11, 12, 14, 20})
@@ -31,30 +31,6 @@ def pps_id(codec: str, pps: bytes) -> int:
         return r.ue()
     except ValueError:
         return -1
-
-
-def h264_log2_max_frame_num(sps: bytes) -> int:
-    """log2_max_frame_num of an H.264 SPS (0 when it cannot be read)."""
-    try:
-        r = BitReader(unescape_rbsp(sps[1:64]), "SPS")
-        profile = r.bits(8)
-        r.skip(16)
-        r.ue()
-        if profile in _H264_HIGH_PROFILES:
-            chroma = r.ue()
-            if chroma == 3:
-                r.skip(1)
-            r.ue()
-            r.ue()
-            r.skip(1)
-            if r.flag():
-                for i in range(8 if chroma != 3 else 12):
-                    if r.flag():
-                        _skip_scaling_list(r, 16 if i < 6 else 64)
-        value = r.ue() + 4
-    except ValueError:
-        return 0
-    return value if value <= 16 else 0
 
 
 def h265_extra_slice_header_bits(pps: bytes) -> int:
@@ -136,7 +112,7 @@ class FrameCheck:
         self.codec = codec
         self.pps_id = pps_id(codec, pps) if pps else -1
         if codec == "h264":
-            self._extra = h264_log2_max_frame_num(sps) if sps else 0
+            self._extra = _log2_max_frame_num(sps) if sps else 0
         else:
             self._extra = h265_extra_slice_header_bits(pps) if pps else 0
 
@@ -151,3 +127,10 @@ def plausible_frame(codec: str, nals: list[bytes], keyframe: bool, pps: int = -1
     if codec == "h264":
         return valid_h264(nals, keyframe, pps)
     return valid_h265(nals, keyframe, pps)
+
+
+def _log2_max_frame_num(sps: bytes) -> int:
+    try:
+        return h264_sps_info(sps).log2_max_frame_num
+    except ValueError:
+        return 0

@@ -7,7 +7,7 @@ many frames at most are decoded before and shown after another. With a
 constant frame duration ``D``, decode slot ``n`` after a keyframe shown at
 ``P`` is ``P + (n - K) * D``: rising, and never after the frame's own pts.
 
-``K`` comes from the SPS when it says (:mod:`nvr.codec.reorder`), else it is
+``K`` comes from the SPS when it says (``SpsInfo.reorder``, :mod:`nvr.codec.sps`), else it is
 learned from the frames (a window of recent pts); ``D`` is the smallest step
 between recent presentation times, learned at keyframes and when ``K`` grows
 (until then a small guess, 60 fps: a dts that grows too slowly is still valid,

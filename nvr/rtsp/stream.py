@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable
 
 from nvr.codec.nal import to_avcc
-from nvr.codec.reorder import reorder_frames
 from nvr.codec.sps import h264_sps_info, h265_sps_info
 from nvr.codec.validate import FrameCheck
 from nvr.feed import VIDEO_CLOCK, AccessUnit, CodecParams
@@ -133,11 +132,11 @@ class VideoReceiver(TrackReceiver):
         try:
             info = h264_sps_info(depay.sps) if codec == "h264" else h265_sps_info(depay.sps)
             width, height = info.width, info.height
+            self.dts.expect_reorder(info.reorder)
         except ValueError:  # a garbage SPS: nothing of this stream can be decoded
             self.params = None
             return None
         self._check = FrameCheck(codec, depay.sps, depay.pps)
-        self.dts.expect_reorder(reorder_frames(codec, depay.sps))
         self.params = CodecParams(kind="video", codec=codec, clock_rate=VIDEO_CLOCK,
                                   sps=depay.sps, pps=depay.pps, vps=vps,
                                   width=width, height=height)

@@ -8,7 +8,7 @@ import av
 import pytest
 
 from nvr.codec.nal import split_annexb
-from nvr.codec.reorder import reorder_frames
+from nvr.codec.sps import h264_sps_info, h265_sps_info
 
 
 def _sps(codec: str, options: dict[str, str]) -> bytes:
@@ -32,9 +32,13 @@ def _sps(codec: str, options: dict[str, str]) -> bytes:
     ("h265", {"x265-params": "bframes=3:b-pyramid=0:log-level=none"}, 1),
 ])
 def test_reorder_frames_from_encoder_sps(codec, options, expected):
-    assert reorder_frames(codec, _sps(codec, options)) == expected
+    info = (h264_sps_info if codec == "h264" else h265_sps_info)(_sps(codec, options))
+    assert info.reorder == expected
 
 
-def test_reorder_frames_of_garbage_is_unknown():
-    assert reorder_frames("h264", b"\x67\xff") is None
-    assert reorder_frames("h265", b"\x42\x01\xff") is None
+def test_truncated_vui_leaves_reorder_unknown_but_size_known():
+    sps = _sps("h264", {"bf": "3"})
+    full = h264_sps_info(sps)
+    cut = h264_sps_info(sps[:-4])  # the VUI's bitstream restriction is lost
+    assert (cut.width, cut.height) == (full.width, full.height) == (160, 96)
+    assert full.reorder == 2 and cut.reorder is None
