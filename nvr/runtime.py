@@ -98,6 +98,7 @@ class Nvr:
         self.recorders: dict[str, Recorder] = {}
         self.index: SegmentIndex | None = None
         self.http: _QuietServer | None = None
+        self.failed = False  # stopped because a part it cannot run without failed
 
     @property
     def feeds(self) -> dict[str, Feed]:
@@ -135,6 +136,12 @@ class Nvr:
                      self.data_dir, cfg.server.http)
             waiter = asyncio.create_task(stop.wait())
             await asyncio.wait([waiter, http], return_when=asyncio.FIRST_COMPLETED)
+            if http.done() and not stop.is_set():
+                # the HTTP server is the process's face: without it, stop cleanly and
+                # exit non-zero so that the service manager restarts nvr
+                self.failed = True
+                exc = None if http.cancelled() else http.exception()
+                log.error("the HTTP server stopped unexpectedly; stopping nvr", exc_info=exc)
             log.info("stopping")
             # fixed order: HTTP and ingest, then recorders flush, then the database
             if self.http is not None:
@@ -251,7 +258,10 @@ def run(config: Config) -> int:
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, on_signal)
-        await Nvr(config).run(stop)
+        nvr = Nvr(config)
+        await nvr.run(stop)
+        if nvr.failed:
+            raise StartupError("stopped after a failure (see above)")
 
     try:
         asyncio.run(main())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from datetime import datetime
 
@@ -225,3 +226,41 @@ async def test_auto_transport_uses_udp_and_falls_back_to_tcp(tmp_path):
     finally:
         await tcp_only.stop()
         await both.stop()
+
+
+async def test_bug_in_one_camera_is_logged_once_shown_and_restarted(sim, tmp_path,
+                                                                    monkeypatch, caplog):
+    from nvr.rtsp.camera import CameraClient
+
+    real = CameraClient._make_receivers
+    broken = {"on": True}
+
+    def make_receivers(self, tracks, receivers):
+        if self.name == "buggy" and broken["on"]:
+            raise RuntimeError("simulated bug in the receivers")
+        return real(self, tracks, receivers)
+
+    monkeypatch.setattr(CameraClient, "_make_receivers", make_receivers)
+    caplog.set_level(logging.INFO)
+    clock = SkippableClock()
+    cameras = [{"name": "buggy", "url": sim.url("cam1")}, {"name": "fine", "url": sim.url("cam2")}]
+    async with running_nvr(tmp_path, cameras, clock=clock) as nvr:
+        cam = await wait_until(lambda: _status(nvr, "buggy", "error"), 10, "status error")
+        assert "internal error" in cam["last_error"] and "RuntimeError" in cam["last_error"]
+        for _ in range(3):  # restarted with backoff, again and again: logged once
+            failures = nvr.nvr.supervisor.failures("camera buggy")
+            clock.skip(70)
+            await wait_until(lambda f=failures: nvr.nvr.supervisor.failures("camera buggy") > f,
+                             5, "a restart")
+        tracebacks = [r for r in caplog.records if r.exc_info and "buggy" in r.getMessage()]
+        assert len(tracebacks) == 1
+        assert await _status(nvr, "fine", "online")
+        broken["on"] = False  # the next restart works
+        clock.skip(70)
+        await wait_until(lambda: _status(nvr, "buggy", "online"), 10, "buggy back online")
+        await wait_until(lambda: _rows(nvr, "fine"), 20, "the other camera recorded")
+
+
+async def _status(nvr, name, status):
+    cam = (await nvr.cameras())[name]
+    return cam if cam["status"] == status else None
