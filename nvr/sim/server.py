@@ -127,6 +127,10 @@ class SimServer:
             cred += "@"
         return f"rtsp://{cred}{host}:{self._port}/{name}"
 
+    def clients(self, name: str) -> int:
+        """How many RTSP connections camera `name` has now."""
+        return len(self._cameras[name].connections)
+
     def fault(self, name: str) -> CameraFaults:
         """The fault-injection handle of camera `name` (see nvr.sim.faults)."""
         return self._cameras[name].faults
