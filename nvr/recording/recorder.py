@@ -130,6 +130,10 @@ class Recorder:
             self._write_audio(au)
             return
         seg, gop = self._seg, self._gop
+        if (seg is not None and not au.keyframe and au.params is seg.video
+                and seg.first_pts - MAX_REORDER <= au.pts < seg.first_pts):
+            self.leading_dropped += 1  # shown before the segment's first frame: a leading
+            return  # picture of an open GOP, which needs the previous GOP to decode
         if seg is not None and gop:
             last = gop[-1]
             if (au.params is not seg.video or au.dts <= last.dts or au.dts > au.pts
@@ -146,9 +150,6 @@ class Recorder:
                 self._gop = [au]
             return  # before the first keyframe there is nothing to start a segment with
         if not au.keyframe:
-            if au.pts < seg.first_pts:
-                self.leading_dropped += 1  # shown before the segment's first frame: a leading
-                return  # picture of an open GOP, which needs the previous GOP to decode
             self._gop.append(au)
             return
         half_frame = self._frame_ticks // 2

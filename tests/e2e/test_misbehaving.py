@@ -29,6 +29,9 @@ CAMERAS = [
     SimCamera(name="silent", **SMALL),
     SimCamera(name="wedged", **SMALL),
     SimCamera(name="bye", **SMALL),
+    # 24 fps, 1 s GOPs and 3 B-frames: x265 puts 3 leading pictures behind each CRA
+    SimCamera(name="open-gop", codec="h265", bframes=3, open_gop=True, gop_seconds=1,
+              **(SMALL | {"fps": 24})),
 ]
 
 
@@ -135,6 +138,18 @@ async def test_short_camera_clock_still_cuts_at_segment_length(site):
     _, nvr = site
     rows = await _segments(nvr, "short-clock", 4)
     assert all(abs(r["duration"] - 2.0) < 0.1 for r in rows[:3]), [r["duration"] for r in rows]
+
+
+async def test_open_gop_h265_with_b_frames_records_clean_contiguous_segments(site):
+    _, nvr = site
+    rows = await _segments(nvr, "open-gop", 4)
+    assert all(a["end"] == b["start"] for a, b in zip(rows, rows[1:], strict=False))
+    for row in rows[:3]:
+        path = nvr.data_dir / row["path"]
+        assert decode_errors(path) == "", row["path"]  # no frame needs a GOP not in the file
+        stream = ffprobe(path)["streams"][0]
+        assert stream["codec_name"] == "hevc"
+        assert abs(row["duration"] - 2.0) < 0.1
 
 
 async def test_silent_after_play_is_offline_with_reason(site):

@@ -29,7 +29,9 @@ def test_b_frames_get_rising_dts_never_after_pts_once_learned():
     assert dts == sorted(dts) and len(set(dts)) == len(dts)
     assert all(d <= p * D for p, d in later)
     assert est.reorder == 1 and est.frame_ticks == D
-    assert dts[0] == 12 * D - D  # the keyframe is decoded one frame before it is shown
+    # the keyframe is decoded at least a frame before it is shown (the reorder depth),
+    # with room for the leading pictures an open GOP would have
+    assert dts[0] <= 12 * D - D
 
 
 def test_first_reordered_frame_counts_as_late_and_next_keyframe_restarts():
@@ -37,7 +39,10 @@ def test_first_reordered_frame_counts_as_late_and_next_keyframe_restarts():
     for p, key in [(0, True), (3, False), (1, False), (2, False)]:
         est.next(p * D, key)
     assert est.late == 2
-    assert est.next(6 * D, True) == 5 * D  # a consistent timeline from this keyframe on
+    key = est.next(6 * D, True)  # a consistent timeline from this keyframe on
+    after = [(p, est.next(p * D, False)) for p in (9, 7, 8)]
+    assert key <= 5 * D and all(d <= p * D for p, d in after)
+    assert [d for _, d in after] == sorted(d for _, d in after) and after[0][1] > key
 
 
 def test_reorder_depth_from_the_sps_makes_the_first_gop_consistent():
@@ -48,3 +53,23 @@ def test_reorder_depth_from_the_sps_makes_the_first_gop_consistent():
     dts = [d for _, d in out]
     assert est.late == 0
     assert dts == sorted(dts) and all(d <= p for p, d in out)
+
+
+def test_open_gop_leading_pictures_get_dts_before_their_pts():
+    # closed first GOP, then keyframes followed by three leading pictures shown before them
+    est = DecodeTimestamps()
+    est.expect_reorder(2)
+    gop1 = [0, 4, 2, 1, 3, 8, 6, 5, 7]  # 9..11 are the next keyframe's leading pictures
+    out = []
+    for p in gop1:
+        out.append((p, est.next(p * D, p == 0)))
+    for g in range(3):
+        base = 12 + 12 * g
+        order = [base, base - 3, base - 2, base - 1, base + 4, base + 2, base + 1, base + 3,
+                 base + 8, base + 6, base + 5, base + 7]
+        out += [(p, est.next(p * D, p == base)) for p in order]
+    later = out[len(gop1) + 12:]  # from the second open GOP on
+    assert est.leading == 3
+    dts = [d for _, d in later]
+    assert dts == sorted(dts) and len(set(dts)) == len(dts)
+    assert all(d <= p * D for p, d in later)
