@@ -37,9 +37,6 @@ BACKOFF_CAP = 5.0
 AUTH_RETRY = 30.0
 REMIND_EVERY = 300.0
 
-# kept for callers that still name the old class
-CameraState = SourceState
-
 
 class _Stalled(CameraError):
     pass
