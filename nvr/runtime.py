@@ -100,10 +100,6 @@ class Nvr:
         self.http: _QuietServer | None = None
         self.failed = False  # stopped because a part it cannot run without failed
 
-    @property
-    def feeds(self) -> dict[str, Feed]:
-        return {feed.name: feed for feed in self.registry}
-
     def active_paths(self) -> set[str]:
         return {p for r in self.recorders.values() if (p := r.active_path)}
 
