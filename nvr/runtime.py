@@ -20,6 +20,7 @@ import logging
 import os
 import signal
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import uvicorn
@@ -240,6 +241,16 @@ async def _cancel(tasks: list[asyncio.Task]) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop where it is installed (measured: 10 % less CPU at 4 cameras,
+    20 % for the feed fan-out; see the README), else asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def run(config: Config) -> int:
     """Run until SIGTERM/SIGINT; a second signal exits at once."""
 
@@ -260,7 +271,8 @@ def run(config: Config) -> int:
             raise StartupError("stopped after a failure (see above)")
 
     try:
-        asyncio.run(main())
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            runner.run(main())
     except StartupError as exc:
         log.error("%s", exc)
         return 1

@@ -6,7 +6,7 @@ FLV/RTMP store, so the recorder and the live view copy payloads as they are.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 __all__ = ["START_CODE", "annexb_to_avcc", "avcc_nals", "avcc_to_annexb", "split_annexb",
            "to_annexb", "to_avcc"]
@@ -24,8 +24,10 @@ def split_annexb(data: bytes) -> list[bytes]:
     return out
 
 
-def to_avcc(nals: Iterable[bytes]) -> bytes:
+def to_avcc(nals: Sequence[bytes]) -> bytes:
     """NAL units → one length-prefixed (4-byte big-endian) AVCC/HVCC payload."""
+    if len(nals) == 1:  # the usual P-frame
+        return len(nals[0]).to_bytes(4, "big") + nals[0]
     parts = []
     for nal in nals:
         parts.append(len(nal).to_bytes(4, "big"))

@@ -84,12 +84,20 @@ class BitReader:
         self.bits(n)
 
     def ue(self) -> int:
-        zeros = 0
-        while self.bits(1) == 0:
-            zeros += 1
-            if zeros > 31:
-                raise ValueError(f"{self._what}: invalid Exp-Golomb code at bit {self.pos}")
-        return (1 << zeros) - 1 + (self.bits(zeros) if zeros else 0)
+        """An unsigned Exp-Golomb code, read at once (its length from ``bit_length``)."""
+        rest = self._nbits - self.pos
+        value = self._value & ((1 << rest) - 1)
+        zeros = rest - value.bit_length()
+        if zeros > 31:
+            raise ValueError(f"{self._what}: invalid Exp-Golomb code at bit {self.pos + 32}")
+        if value == 0:
+            raise ValueError(f"{self._what} truncated at bit {self._nbits} (of {self._nbits})")
+        width = 2 * zeros + 1
+        if width > rest:
+            raise ValueError(f"{self._what} truncated at bit {self.pos + zeros + 1} "
+                             f"(of {self._nbits})")
+        self.pos += width
+        return (value >> (rest - width)) - 1
 
     def se(self) -> int:
         k = self.ue()

@@ -28,7 +28,7 @@ import random
 from nvr.clock import SYSTEM_CLOCK, Clock
 from nvr.feed import Feed
 from nvr.rtsp.sdp import Track
-from nvr.rtsp.session import AuthFailed, CameraError, RtspSession, TransportRefused
+from nvr.rtsp.session import AuthFailed, CameraError, RtpSink, RtspSession, TransportRefused
 from nvr.rtsp.stream import TrackReceiver, make_receiver
 from nvr.source import SourceState, Status
 
@@ -131,8 +131,10 @@ class CameraClient:
             return "tcp" if self._udp_failed else "udp"
         return self.transport
 
-    def _make_receivers(self, tracks: list[Track], receivers: list[TrackReceiver | None]) -> None:
-        """Called before SETUP: receivers must exist when the first RTP arrives."""
+    def _make_receivers(self, tracks: list[Track], receivers: list[TrackReceiver | None]
+                        ) -> list[RtpSink | None]:
+        """Called before SETUP: receivers must exist when the first RTP arrives. Returns
+        each track's packet sink."""
         self._note = None
         for track in tracks:
             try:
@@ -145,24 +147,19 @@ class CameraClient:
                 receivers.append(None)
         audio = receivers[1] if len(receivers) > 1 else None
         self.feed.begin(audio.params if audio is not None else None)
+        return [r.on_rtp if r is not None else None for r in receivers]
 
     async def _session_once(self) -> None:
         transport = self._transport_now()
         receivers: list[TrackReceiver | None] = []
-
-        def on_rtp(index: int, data: bytes) -> None:
-            if index < len(receivers):
-                receiver = receivers[index]
-                if receiver is not None:
-                    receiver.on_rtp(data)
 
         def rtp_state(index: int) -> tuple[int | None, int]:
             receiver = receivers[index] if index < len(receivers) else None
             return (receiver.last_ssrc, receiver.last_seq) if receiver else (None, 0)
 
         session = RtspSession(self.url, transport=transport, want_audio=self.audio,
-                              on_rtp=on_rtp, logger=self.log,
-                              on_tracks=lambda t: self._make_receivers(t, receivers))
+                              on_tracks=lambda t: self._make_receivers(t, receivers),
+                              logger=self.log)
         session.rtp_state = rtp_state
         try:
             try:

@@ -9,8 +9,10 @@ RTCP receiver reports and TEARDOWN, over TCP interleaved or UDP, on top of
 
 The tracks chosen from the SDP are announced to ``on_tracks(tracks)`` before
 any SETUP, so the owner's receivers exist when the first RTP arrives: cameras
-send it right behind the PLAY reply, often in the same TCP segment. Received
-RTP is handed, as bytes, to ``on_rtp(track_index, data)``. An RTCP BYE from
+send it right behind the PLAY reply, often in the same TCP segment. It answers
+with one sink per track (``sink(data)`` takes one RTP packet as bytes; None
+drops the track's packets), which is registered on the channel or socket as it
+is: no call in between on the per-packet path. An RTCP BYE from
 the camera resolves :attr:`bye`: the stream ends now, not at the stall timeout.
 """
 
@@ -32,8 +34,8 @@ from aiortsp.rtsp.errors import RTSPConnectionError, RTSPError, RTSPResponseErro
 from nvr.rtsp.connection import CameraConnection
 from nvr.rtsp.sdp import Track, control_url, parse_tracks
 
-RtpHandler = Callable[[int, bytes], None]
-TracksHandler = Callable[[list[Track]], None]
+RtpSink = Callable[[bytes], None]
+TracksHandler = Callable[[list[Track]], list[RtpSink | None]]
 
 RTCP_BYE = 203
 
@@ -96,14 +98,13 @@ class _UdpReceiver(asyncio.DatagramProtocol):
 class RtspSession:
     """Open with :meth:`start`, watch :attr:`closed`, end with :meth:`stop`."""
 
-    def __init__(self, url: str, *, transport: str, want_audio: bool, on_rtp: RtpHandler,
-                 logger: logging.Logger | logging.LoggerAdapter, timeout: float = 10,
-                 on_tracks: TracksHandler | None = None) -> None:
+    def __init__(self, url: str, *, transport: str, want_audio: bool, on_tracks: TracksHandler,
+                 logger: logging.Logger | logging.LoggerAdapter, timeout: float = 10) -> None:
         self.host, self.port, user, password, self.url, self.tls = split_url(url)
         self.transport = transport  # "tcp" | "udp"
         self.want_audio = want_audio
-        self.on_rtp = on_rtp
         self.on_tracks = on_tracks
+        self.sinks: list[RtpSink | None] = []
         self.bye: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.log = logger
         self.conn = CameraConnection(self.host, self.port, user, password, logger, timeout)
@@ -128,8 +129,7 @@ class RtspSession:
             await self.conn.prepare()
             await self._options()
             tracks, base, session_control = await self._describe()
-            if self.on_tracks is not None:
-                self.on_tracks(tracks)
+            self.sinks = self.on_tracks(tracks)
             for i, track in enumerate(tracks):
                 setup = SetupTrack(index=i, track=track)
                 self.tracks.append(setup)
@@ -253,9 +253,7 @@ class RtspSession:
                 except ValueError:
                     pass
             setup.rtp_channel, setup.rtcp_channel = rtp_ch, rtcp_ch
-            index = setup.index
-            on_rtp = self.on_rtp
-            self.conn.channel_handlers[rtp_ch] = lambda data: on_rtp(index, data)
+            self.conn.channel_handlers[rtp_ch] = self._sink(setup.index)
             self.conn.channel_handlers[rtcp_ch] = lambda data: self._on_rtcp(setup, data)
         elif "server_port" in fields and self._udp:
             a, _, b = fields["server_port"].partition("-")
@@ -266,13 +264,12 @@ class RtspSession:
 
     async def _open_udp(self, setup: SetupTrack) -> int:
         loop = asyncio.get_running_loop()
-        index = setup.index
-        on_rtp = self.on_rtp
+        sink = self._sink(setup.index)
         for _ in range(20):
             port = random.randrange(20000, 60000, 2)
             try:
                 rtp_t, _ = await loop.create_datagram_endpoint(
-                    lambda: _UdpReceiver(lambda data: on_rtp(index, data)),
+                    lambda: _UdpReceiver(sink),
                     local_addr=("0.0.0.0", port))
             except OSError:
                 continue
@@ -292,6 +289,10 @@ class RtspSession:
             self._udp += [rtp_t, rtcp_t]
             return port
         raise CameraError("no free UDP port pair for RTP")
+
+    def _sink(self, index: int) -> RtpSink:
+        sink = self.sinks[index] if index < len(self.sinks) else None
+        return sink if sink is not None else _drop
 
     # -- keepalive and RTCP -----------------------------------------------------
     async def _keepalive_loop(self) -> None:
@@ -366,3 +367,7 @@ def _rtcp_types(data: bytes) -> list[int]:
         types.append(data[pos + 1])
         pos += 4 * (int.from_bytes(data[pos + 2:pos + 4], "big") + 1)
     return types
+
+
+def _drop(data: bytes) -> None:
+    """The sink of a track nobody receives."""
