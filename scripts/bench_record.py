@@ -10,8 +10,8 @@ server with ``--source gst``) for a warm-up (excluded) and a measurement window,
 the script prints, per side: CPU seconds per camera-minute, % of one core per camera,
 resident memory per camera (ffmpeg) or per extra camera (nvr), frames recorded against
 frames expected, and timestamp gaps; then the ratios nvr/ffmpeg. The source's own CPU
-is reported too, since it shares the machine. ``--uvloop`` runs nvr on uvloop
-(scripts/run_nvr_uvloop.py).
+is reported too, since it shares the machine. nvr runs on uvloop, as it does by
+default; ``--asyncio`` runs it on asyncio's own loop instead, to compare.
 """
 
 from __future__ import annotations
@@ -185,7 +185,7 @@ def run_nvr(args: argparse.Namespace, urls: list[str], source: Child, tmp: Path)
     rss_one = None
     if n > 1 and not args.no_baseline:
         print("nvr: 1 camera (memory baseline)")
-        child, _ = start_nvr(urls[:1], tmp / "nvr1", args.segment_seconds, args.uvloop)
+        child, _ = start_nvr(urls[:1], tmp / "nvr1", args.segment_seconds, not args.asyncio)
         try:
             w1 = measure([child], source, args.warmup, args.baseline_seconds, "nvr x1")
             rss_one = w1.rss_mean
@@ -194,7 +194,7 @@ def run_nvr(args: argparse.Namespace, urls: list[str], source: Child, tmp: Path)
 
     print(f"nvr: {n} cameras")
     t_start = time.monotonic()
-    child, http = start_nvr(urls, tmp / "nvr", args.segment_seconds, args.uvloop)
+    child, http = start_nvr(urls, tmp / "nvr", args.segment_seconds, not args.asyncio)
     boundary: list[int | None] = []
     notes: list[str] = []
     try:
@@ -305,7 +305,7 @@ def report(args: argparse.Namespace, results: list[Result]) -> dict:
         f"{args.cameras} cameras, {args.width}x{args.height} @ {args.fps} fps, "
         f"{args.bitrate} kbit/s, source {args.source}, warm-up {args.warmup:.0f} s, "
         f"window {args.seconds:.0f} s, {psutil.cpu_count()} CPUs"
-        + (", nvr on uvloop" if args.uvloop else "")
+        + (", nvr on asyncio's loop" if args.asyncio else ", nvr on uvloop")
     )
     print_table(header, rows)
     for r in results:
@@ -338,15 +338,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--gst-pattern", default="snow", help="videotestsrc pattern (snow: full rate)")
     p.add_argument("--baseline-seconds", type=float, default=10, help="nvr 1-camera run")
     p.add_argument("--no-baseline", action="store_true", help="skip nvr's 1-camera run")
-    p.add_argument("--uvloop", action="store_true",
-                   help="run nvr on uvloop (scripts/run_nvr_uvloop.py)")
+    p.add_argument("--asyncio", action="store_true",
+                   help="run nvr on asyncio's own event loop instead of uvloop")
     p.add_argument("--keep", action="store_true", help="keep the recordings")
     p.add_argument("--json", type=Path, help="also write the figures here")
     args = p.parse_args(argv)
     if args.cameras < 1:
         p.error("--cameras must be >= 1")
-    if args.uvloop and args.only == "ffmpeg":
-        p.error("--uvloop is about nvr; it makes no sense with --only ffmpeg")
+    if args.asyncio and args.only == "ffmpeg":
+        p.error("--asyncio is about nvr; it makes no sense with --only ffmpeg")
     return args
 
 
@@ -358,13 +358,6 @@ def main(argv: list[str] | None = None) -> int:
     for tool in ("ffmpeg", "ffprobe"):
         if shutil.which(tool) is None:
             print(f"error: {tool} not found on PATH", file=sys.stderr)
-            return 2
-    if args.uvloop:
-        try:
-            import uvloop  # noqa: F401
-        except ImportError:
-            print("error: uvloop is not installed (.venv/bin/pip install uvloop)",
-                  file=sys.stderr)
             return 2
     tmp = Path(tempfile.mkdtemp(prefix="bench_record_"))
     results: list[Result] = []

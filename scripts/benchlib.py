@@ -27,7 +27,6 @@ from typing import Any
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPTS = ROOT / "scripts"
 ADMIN_PASSWORD = "bench"
 
 
@@ -301,24 +300,20 @@ def nvr_config(urls: Sequence[str], data: Path, http: str, segment_seconds: int)
     return "\n".join(lines) + "\n"
 
 
-def nvr_command(uvloop: bool = False) -> list[str]:
-    """How to start nvr: ``python -m nvr.cli`` or, on uvloop, scripts/run_nvr_uvloop.py."""
-    if uvloop:
-        return [sys.executable, str(SCRIPTS / "run_nvr_uvloop.py")]
-    return [sys.executable, "-m", "nvr.cli"]
-
-
 def start_nvr(
-    urls: Sequence[str], base: Path, segment_seconds: int, uvloop: bool = False
+    urls: Sequence[str], base: Path, segment_seconds: int, uvloop: bool = True
 ) -> tuple[Child, str]:
-    """``nvr run`` on a fresh config and data dir under ``base``; returns it and host:port."""
+    """``nvr run`` on a fresh config and data dir under ``base``; returns it and host:port.
+    nvr runs on uvloop, as it does by default, or with ``uvloop=False`` on asyncio's
+    loop (``NVR_EVENT_LOOP=asyncio``)."""
     base.mkdir(parents=True)
     http = f"127.0.0.1:{free_port()}"
     config = base / "nvr.toml"
     config.write_text(nvr_config(urls, base / "data", http, segment_seconds))
-    env = dict(os.environ, NVR_ADMIN_PASSWORD=ADMIN_PASSWORD)
+    env = dict(os.environ, NVR_ADMIN_PASSWORD=ADMIN_PASSWORD,
+               NVR_EVENT_LOOP="uvloop" if uvloop else "asyncio")
     child = Child(f"nvr ({len(urls)} cameras)",
-                  [*nvr_command(uvloop), "run", "--config", str(config)], env=env)
+                  [sys.executable, "-m", "nvr.cli", "run", "--config", str(config)], env=env)
     if not wait_port(int(http.rsplit(":", 1)[1]), child, 30):
         rc = child.proc.poll()
         if rc is not None:
