@@ -1,18 +1,23 @@
-"""Shared dependencies: the services and HTTP Basic authentication."""
+"""Shared dependencies: the services and HTTP Basic authentication.
+
+Every dependency takes an ``HTTPConnection``, not a ``Request``, so the same
+ones serve WebSocket routes (the live view) as well as HTTP routes.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import secrets
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, status
-from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from fastapi.security import HTTPBasicCredentials
 from starlette.requests import HTTPConnection
 
 from nvr.web.services import Services
 
 ADMIN_USER = "admin"
-_basic = HTTPBasic(realm="nvr", auto_error=False)
 
 
 def get_services(conn: HTTPConnection) -> Services:
@@ -23,9 +28,22 @@ def get_services(conn: HTTPConnection) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
+def basic_credentials(conn: HTTPConnection) -> HTTPBasicCredentials | None:
+    """The user and password of an ``Authorization: Basic`` header (None: none or
+    malformed)."""
+    scheme, _, value = conn.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, sep, password = base64.b64decode(value, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return HTTPBasicCredentials(username=user, password=password) if sep else None
+
+
 def require_admin(
     services: ServicesDep,
-    credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
+    credentials: Annotated[HTTPBasicCredentials | None, Depends(basic_credentials)],
 ) -> str:
     expected = services.admin_password
     ok = (
