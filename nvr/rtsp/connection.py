@@ -22,10 +22,14 @@ from collections.abc import Callable
 
 from aiortsp.rtsp.auth import BasicAuth, DigestAuth
 from aiortsp.rtsp.connection import RTSPConnection
-from aiortsp.rtsp.errors import RTSPResponseError
+from aiortsp.rtsp.errors import RTSPConnectionError, RTSPResponseError
 from aiortsp.rtsp.parser import RTSPParser, RTSPResponse
 
 BinaryHandler = Callable[[bytes], None]
+
+
+class OversizedMessage(RTSPConnectionError):
+    """The camera sent (or announced) an RTSP message larger than any camera's."""
 
 _MAX_TEXT = 256 * 1024  # an RTSP message bigger than this is not a camera talking
 _TEXT_STARTS = (b"RTSP/", b"OPTIONS", b"DESCRIBE", b"ANNOUNCE", b"SETUP", b"PLAY", b"PAUSE",
@@ -154,8 +158,8 @@ class CameraConnection(RTSPConnection):
         finally:
             del buf[:pos]
         if len(buf) > _MAX_TEXT:
-            self.logger.warning("discarding %d bytes of unparseable data", len(buf))
             buf.clear()
+            self._give_up(f"camera sent an RTSP message over {_MAX_TEXT // 1024} KiB")
 
     def _text_message(self, buf: bytearray, pos: int, end: int) -> int:
         """Hand one complete RTSP message to aiortsp's parser; return bytes used (0: wait)."""
@@ -176,6 +180,10 @@ class CameraConnection(RTSPConnection):
                 length = int(value.strip())
             except ValueError:
                 length = 0
+        if length > _MAX_TEXT:
+            self._give_up(f"camera announced an RTSP body of {length} bytes "
+                          f"(over {_MAX_TEXT // 1024} KiB)")
+            return end - pos
         stop = head_end + 4 + length
         if stop > end:
             return 0
@@ -195,6 +203,13 @@ class CameraConnection(RTSPConnection):
             elif msg.type == "request":
                 self.on_request(msg)
         return stop - pos
+
+    def _give_up(self, reason: str) -> None:
+        """End the connection: pending requests fail with ``reason`` at once."""
+        if not self.result.done():
+            self.result.set_exception(OversizedMessage(reason))
+        if self._transport is not None:
+            self._transport.close()
 
     @staticmethod
     def _resync(buf: bytearray, pos: int, end: int) -> int:

@@ -31,7 +31,7 @@ from urllib.parse import unquote, urlsplit
 from aiortsp.rtcp.parser import RTCP, SR, ts_to_ntp
 from aiortsp.rtsp.errors import RTSPConnectionError, RTSPError, RTSPResponseError, RTSPTimeoutError
 
-from nvr.rtsp.connection import CameraConnection
+from nvr.rtsp.connection import CameraConnection, OversizedMessage
 from nvr.rtsp.sdp import Track, control_url, parse_tracks
 
 RtpSink = Callable[[bytes], None]
@@ -148,6 +148,8 @@ class RtspSession:
             raise CameraError(f"camera answered {status} {reason}".strip()) from None
         except RTSPTimeoutError:
             raise CameraError("camera did not answer in time") from None
+        except OversizedMessage as exc:
+            raise CameraError(str(exc)) from None
         except RTSPConnectionError as exc:
             raise CameraError(f"cannot connect to {self.host}:{self.port}: "
                               f"{exc.__cause__ or exc}") from None

@@ -17,7 +17,7 @@ import socket
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 from urllib.parse import urlsplit
 
 from nvr.sim.auth import authorized, challenges
@@ -74,7 +74,8 @@ class RtspConnection(asyncio.Protocol):
     # asyncio.Protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # a stream protocol is given a Transport (uvloop's duck-types asyncio's class)
+        transport = cast(asyncio.Transport, transport)
         self.transport = transport
         transport.set_write_buffer_limits(high=self.server.max_write_buffer * 2)
         sock = transport.get_extra_info("socket")

@@ -29,6 +29,9 @@ CAMERAS = [
     SimCamera(name="silent", **SMALL),
     SimCamera(name="wedged", **SMALL),
     SimCamera(name="bye", **SMALL),
+    SimCamera(name="big-header", **SMALL),
+    SimCamera(name="huge-header", **SMALL),
+    SimCamera(name="lying-length", **SMALL),
     # 24 fps, 1 s GOPs and 3 B-frames: x265 puts 3 leading pictures behind each CRA
     SimCamera(name="open-gop", codec="h265", bframes=3, open_gop=True, gop_seconds=1,
               **(SMALL | {"fps": 24})),
@@ -41,6 +44,9 @@ async def site(tmp_path_factory):
     await server.start()
     server.fault("silent").stall(None)  # answers PLAY, never sends a packet
     server.fault("wedged").hang(None)  # accepts the connection, answers nothing
+    server.fault("big-header").big_header(100_000)  # bloated but whole replies
+    server.fault("huge-header").big_header(1_000_000)  # replies no camera would send
+    server.fault("lying-length").false_content_length()  # DESCRIBE body never completes
     cams = [{"name": c.name, "url": server.url(c.name), "audio": c.audio} for c in CAMERAS]
     cams[[c.name for c in CAMERAS].index("tcp-refused")]["transport"] = "tcp"
     tmp = tmp_path_factory.mktemp("misbehaving")
@@ -164,6 +170,23 @@ async def test_camera_that_never_answers_is_offline_with_reason(site):
     assert "in time" in cam["last_error"]
 
 
+async def test_bloated_replies_still_record(site):
+    _, nvr = site
+    cam = await _state(nvr, "big-header", "online")
+    assert cam["fps"] > 0
+    rows = await _segments(nvr, "big-header", 1)
+    _plays(nvr.data_dir / rows[0]["path"])
+
+
+async def test_oversized_or_lying_replies_are_offline_with_reason(site):
+    _, nvr = site
+    cam = await _state(nvr, "huge-header", "offline")
+    assert "RTSP message over 256 KiB" in cam["last_error"]
+    cam = await _state(nvr, "lying-length", "offline")
+    assert "announced an RTSP body of 10000000 bytes" in cam["last_error"]
+    assert await nvr.recordings("huge-header") == await nvr.recordings("lying-length") == []
+
+
 async def test_rtcp_bye_ends_the_session_at_once(site):
     server, nvr = site
     await _state(nvr, "bye", "online")
@@ -177,7 +200,8 @@ async def test_rtcp_bye_ends_the_session_at_once(site):
 
 async def test_good_camera_never_notices(site):
     _, nvr = site
-    await _state(nvr, "good", "online")
+    cam = await _state(nvr, "good", "online")
+    assert cam["fps"] > 0 and cam["corrupt"] == 0 and cam["last_error"] is None
     rows = await _segments(nvr, "good", 3)
     assert all(a["end"] == b["start"] for a, b in zip(rows, rows[1:], strict=False))
 
