@@ -225,7 +225,7 @@ class CameraClient:
                     raise _NoValidVideo(self._no_valid_video(video))
             elif video.packets == 0 and now - opened > self.first_data_seconds:
                 raise _Stalled(f"no video received within {self.first_data_seconds:.0f} s")
-            elif now - last_change > self.stall_seconds:
+            elif video.packets and now - last_change > self.stall_seconds:
                 raise _Stalled(f"camera stopped sending (no data for {self.stall_seconds:.0f} s)")
             if now - rate_t >= 2.0:
                 span = now - rate_t
