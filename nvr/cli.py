@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from nvr.runtime import run
 
-    return run(config)
+    return run(config, args.config)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import uvicorn
+from sqlalchemy.orm import Session, sessionmaker
 
+from nvr.auth.accounts import Accounts
+from nvr.auth.audit import AuditLog
+from nvr.auth.authenticator import Authenticator, AuthSettings
+from nvr.auth.bootstrap import ensure_admin
+from nvr.auth.passwords import InvalidInput
+from nvr.auth.sessions import SessionStore
 from nvr.clock import SYSTEM_CLOCK, Clock
 from nvr.config import Config
 from nvr.db.session import make_engine, make_sessionmaker, upgrade
@@ -98,6 +105,8 @@ class Nvr:
         self.cameras: dict[str, CameraClient] = {}
         self.recorders: dict[str, Recorder] = {}
         self.index: SegmentIndex | None = None
+        self.auth: Authenticator | None = None
+        self.config_path = "config.toml"
         self.http: _QuietServer | None = None
         self.failed = False  # stopped because a part it cannot run without failed
 
@@ -111,7 +120,9 @@ class Nvr:
         url = cfg.database_url
         await asyncio.to_thread(upgrade, url)
         engine = make_engine(url)
-        self.index = index = SegmentIndex(make_sessionmaker(engine))
+        sessions = make_sessionmaker(engine)
+        self.index = index = SegmentIndex(sessions)
+        self.auth = await self._accounts(sessions)
         report = await asyncio.to_thread(reconcile, self.data_dir, index)
         log.info("reconcile: %d files indexed, %d rows without file removed, "
                  "%d unplayable files deleted", report.added, report.removed,
@@ -128,6 +139,7 @@ class Nvr:
                         self._add_camera(f"{cam.name}/sub", cam.sub_url, cam.transport,
                                          cam.audio, on_demand=True)
             sup.start("retention", self._retention_loop)
+            sup.start("auth housekeeping", self._auth_housekeeping)
             http = asyncio.create_task(self._serve_http(http_socket), name="http")
             log.info("nvr running: %d cameras, data in %s, http on %s", len(self.cameras),
                      self.data_dir, cfg.server.http)
@@ -220,18 +232,42 @@ class Nvr:
                 log.exception("retention failed")
             await self.clock.sleep(self.config.recording.retention_interval_seconds)
 
+    async def _accounts(self, sessions: sessionmaker[Session]) -> Authenticator:
+        """The account stores; on first start, the first admin."""
+        accounts, audit = Accounts(sessions), AuditLog(sessions)
+        try:
+            await asyncio.to_thread(
+                ensure_admin, accounts, audit, os.environ.get("NVR_ADMIN_PASSWORD") or None,
+                int(self.clock.time() * 1e6), self.config_path)
+        except InvalidInput as exc:
+            raise StartupError(str(exc)) from None
+        cfg = self.config.auth
+        return Authenticator(accounts, SessionStore(sessions), audit,
+                             AuthSettings(cfg.session_idle, cfg.session_max), self.clock)
+
+    async def _auth_housekeeping(self) -> None:
+        """Expired sessions and old audit entries go, hourly."""
+        assert self.auth is not None
+        while True:
+            try:
+                await self.auth.prune(self.config.auth.audit_days)
+            except Exception:  # noqa: BLE001 - retry next round
+                log.exception("pruning sessions and the audit log failed")
+            await self.clock.sleep(3600)
+
     async def _serve_http(self, sock: socket.socket) -> None:
-        assert self.index is not None
+        assert self.index is not None and self.auth is not None
+        server_cfg = self.config.server
         services = Services(
-            data_dir=self.data_dir, index=self.index,
-            admin_password=os.environ.get("NVR_ADMIN_PASSWORD") or None,
-            registry=self.registry, configured=[c.name for c in self.config.cameras])
-        if services.admin_password is None:
-            log.warning("NVR_ADMIN_PASSWORD is not set: the API answers 401 to everything")
+            data_dir=self.data_dir, index=self.index, auth=self.auth,
+            registry=self.registry, configured=[c.name for c in self.config.cameras],
+            tls=server_cfg.tls)
         server = self.http = _QuietServer(uvicorn.Config(
-            create_app(services), host=self.config.server.http_host,
-            port=self.config.server.http_port, log_level="warning", access_log=False,
-            lifespan="off"))
+            create_app(services), host=server_cfg.http_host,
+            port=server_cfg.http_port, log_level="warning", access_log=False,
+            lifespan="off", proxy_headers=False,
+            ssl_certfile=str(server_cfg.tls_cert) if server_cfg.tls_cert else None,
+            ssl_keyfile=str(server_cfg.tls_key) if server_cfg.tls_key else None))
         await server.serve(sockets=[sock])
 
 
@@ -254,7 +290,7 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
-def run(config: Config) -> int:
+def run(config: Config, config_path: str = "config.toml") -> int:
     """Run until SIGTERM/SIGINT; a second signal exits at once."""
 
     async def main() -> None:
@@ -269,6 +305,7 @@ def run(config: Config) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, on_signal)
         nvr = Nvr(config)
+        nvr.config_path = config_path
         await nvr.run(stop)
         if nvr.failed:
             raise StartupError("stopped after a failure (see above)")

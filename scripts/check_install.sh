@@ -269,6 +269,11 @@ while time.monotonic() - start < deadline_s and not (healthz and online and reco
 def when(t: float | None) -> str:
     return f"after {t:.1f} s" if t is not None else f"NOT within {deadline_s:g} s"
 
+login_code, login_page = get("/login")
+css_code, _ = get("/static/css/app.css")
+print(f"    GET /login: HTTP {login_code}, GET /static/css/app.css: HTTP {css_code}")
+if login_code != 200 or b'name="csrf_token"' not in login_page or css_code != 200:
+    sys.exit("    the login page or its stylesheet is missing from the installed package")
 print(f"    GET /healthz answered 200 {when(healthz)}")
 print(f"    /api/cameras shows sim1 online {when(online)}" + ("" if online else f" ({status})"))
 print(f"    a recording file appeared under data/recordings/sim1 {when(recording)}")

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails
 
+from nvr.config.auth import AuthConfig
 from nvr.config.cameras import CameraConfig, duplicate_names
 from nvr.config.recording import RecordingConfig
 from nvr.config.server import ServerConfig
@@ -31,6 +32,7 @@ class Config(BaseModel):
     # data_dir is resolved against the config file even when [server] is absent.
     server: ServerConfig = Field(default_factory=dict, description="[server]")  # type: ignore[arg-type,assignment]
     recording: RecordingConfig = Field(default_factory=RecordingConfig, description="[recording]")
+    auth: AuthConfig = Field(default_factory=AuthConfig, description="[auth]")
     cameras: list[CameraConfig] = Field(
         default_factory=list,
         max_length=1000,

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -46,14 +46,40 @@ class ServerConfig(BaseModel):
         description="SQLAlchemy database URL; unset means sqlite:///<data_dir>/nvr.db.",
     )
 
-    @field_validator("data_dir")
+    tls_cert: Path | None = Field(
+        default=None,
+        description="PEM certificate (chain) to serve HTTPS directly; needs tls_key. "
+        "Relative to the config file's directory.",
+    )
+    tls_key: Path | None = Field(
+        default=None,
+        description="PEM private key of tls_cert.",
+    )
+
+    @field_validator("data_dir", "tls_cert", "tls_key")
     @classmethod
-    def _resolve_data_dir(cls, value: Path, info: ValidationInfo) -> Path:
+    def _resolve_data_dir(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
         path = value.expanduser()
         base = (info.context or {}).get("base_dir")
         if not path.is_absolute() and base is not None:
             path = Path(os.path.normpath(Path(base) / path))
         return path
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ServerConfig:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise PydanticCustomError(
+                "tls", "tls_cert and tls_key go together: set both or neither")
+        for path in (self.tls_cert, self.tls_key):
+            if path is not None and not path.is_file():
+                raise PydanticCustomError("tls", "no such file: {path}", {"path": str(path)})
+        return self
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
 
     @field_validator("http")
     @classmethod

@@ -22,8 +22,10 @@ from pydantic_core import PydanticCustomError
 
 __all__ = [
     "STRICT",
+    "Duration",
     "Size",
     "check_rtsp_url",
+    "parse_duration",
     "parse_size",
     "redact_url",
     "split_host_port",
@@ -91,6 +93,40 @@ def _size_before(value: Any) -> Any:
 
 Size = Annotated[int, BeforeValidator(_size_before)]
 """A byte count, written as a size string or a plain number; stored as int bytes."""
+
+
+# --- durations -----------------------------------------------------------------------
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
+_DURATION_HINT = "(use e.g. 90s, 30m, 12h, 7d, 2w or seconds)"
+
+
+def parse_duration(text: str | int | float) -> float:
+    """Seconds from ``"30m"``, ``"12h"``, ``"7d"``, ``"2w"``, ``"90s"`` or a number."""
+    if isinstance(text, bool) or not isinstance(text, (str, int, float)):
+        raise ValueError(f"not a duration: {text!r} {_DURATION_HINT}")
+    if isinstance(text, (int, float)):
+        if text < 0:
+            raise ValueError(f'not a duration: "{text}" {_DURATION_HINT}')
+        return float(text)
+    match = _DURATION_RE.match(text)
+    if match is None:
+        raise ValueError(f'not a duration: "{text}" {_DURATION_HINT}')
+    return float(match.group(1)) * _DURATION_UNITS[(match.group(2) or "s").lower()]
+
+
+def _duration_before(value: Any) -> Any:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise PydanticCustomError("duration", "{reason}", {"reason": str(exc)}) from None
+
+
+Duration = Annotated[float, BeforeValidator(_duration_before)]
+"""A length of time, written as ``"12h"``, ``"7d"`` or seconds; stored as float seconds."""
 
 
 # --- host:port -------------------------------------------------------------------------

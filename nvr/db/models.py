@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import BigInteger, Float, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -62,3 +72,71 @@ class Segment(Base):
 
     def __repr__(self) -> str:
         return f"Segment(id={self.id!r}, camera={self.camera!r}, path={self.path!r})"
+
+
+class User(Base):
+    """A person or script that may sign in. ``cameras`` is a JSON list of camera
+    names a viewer may see; empty means every camera. Sessions created before
+    ``sessions_after_us`` are void (log out everywhere, password change)."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("username", name="uq_users_username"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    cameras: Mapped[str] = mapped_column(Text, default="[]")
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_us: Mapped[int] = mapped_column(BigInteger)
+    last_login_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    sessions_after_us: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ApiToken(Base):
+    """A bearer token for scripts; only the SHA-256 of the token is stored."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (
+        UniqueConstraint("name", name="uq_api_tokens_name"),
+        UniqueConstraint("token_hash", name="uq_api_tokens_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE", name="fk_api_tokens_user"))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_us: Mapped[int] = mapped_column(BigInteger)
+    expires_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_used_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class LoginSession(Base):
+    """A browser session; the primary key is the SHA-256 of the cookie value."""
+
+    __tablename__ = "login_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE", name="fk_login_sessions_user"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_us: Mapped[int] = mapped_column(BigInteger)
+    last_seen_us: Mapped[int] = mapped_column(BigInteger)
+    address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    user_agent: Mapped[str | None] = mapped_column(String(256), nullable=True)
+
+
+class AuditEntry(Base):
+    """Who did what, when and from where (never a password or token)."""
+
+    __tablename__ = "audit"
+    __table_args__ = (Index("ix_audit_at", "at_us"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at_us: Mapped[int] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    target: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    details: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -1,22 +1,59 @@
-"""The FastAPI application, built from the services it is given."""
+"""The FastAPI application, built from the services it is given.
+
+Middleware, outermost first: security headers on every answer, then the guard
+(authentication, CSRF, body limits; ``nvr.web.guard``). Errors answer short
+JSON that never echoes the input (it may hold a password).
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from nvr import __version__
-from nvr.web.api import cameras, recordings
+from nvr.web.api import audit, cameras, me, recordings, tokens, users
+from nvr.web.api.deps import PublicDep
+from nvr.web.guard import Guard
+from nvr.web.pages import login
+from nvr.web.security import SecurityHeaders
 from nvr.web.services import Services
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
+        problems.append(f"{where}: {error.get('msg', 'invalid')}" if where
+                        else str(error.get("msg", "invalid")))
+    return JSONResponse({"detail": "; ".join(problems)[:500] or "invalid request"},
+                        status_code=422)
 
 
 def create_app(services: Services) -> FastAPI:
-    app = FastAPI(title="nvr", version=__version__)
+    app = FastAPI(title="nvr", version=__version__, docs_url=None, redoc_url=None,
+                  openapi_url="/api/openapi.json")
     app.state.services = services
+    app.add_exception_handler(RequestValidationError, _validation_error)
 
     @app.get("/healthz")
-    def healthz() -> dict[str, str]:
+    def healthz(_: PublicDep) -> dict[str, str]:
         return {"status": "ok"}
 
+    app.include_router(login.router)
     app.include_router(cameras.router)
     app.include_router(recordings.router)
+    app.include_router(users.router)
+    app.include_router(tokens.router)
+    app.include_router(me.router)
+    app.include_router(audit.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(Guard)
+    app.add_middleware(SecurityHeaders, hsts=services.tls)
     return app

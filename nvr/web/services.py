@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nvr.auth.authenticator import Authenticator
 from nvr.recording.index import SegmentIndex
 from nvr.registry import FeedRegistry
 
@@ -13,6 +14,10 @@ from nvr.registry import FeedRegistry
 class Services:
     data_dir: Path
     index: SegmentIndex
-    admin_password: str | None
+    auth: Authenticator
     registry: FeedRegistry = field(default_factory=FeedRegistry)
     configured: list[str] = field(default_factory=list)  # every camera name, in config order
+    tls: bool = False  # served over HTTPS: cookies get Secure, answers HSTS
+
+    def known_cameras(self) -> list[str]:
+        return self.configured

@@ -1,11 +1,11 @@
-"""GET /api/cameras: every configured camera and how it is doing (no credentials)."""
+"""GET /api/cameras: the caller's cameras and how each is doing (no credentials)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from nvr.web.api.deps import AdminDep, ServicesDep
+from nvr.web.api.deps import ServicesDep, UserDep
 
 router = APIRouter()
 
@@ -24,10 +24,10 @@ class CameraPublic(BaseModel):
 
 
 @router.get("/api/cameras", response_model=list[CameraPublic])
-def list_cameras(services: ServicesDep, _user: AdminDep) -> list[CameraPublic]:
+def list_cameras(services: ServicesDep, user: UserDep) -> list[CameraPublic]:
     out = []
     registry = services.registry
-    for name in services.configured:
+    for name in user.visible(services.configured):
         source, feed = registry.source(name), registry.get(name)
         if source is None or feed is None:
             out.append(CameraPublic(name=name, status="offline", codec=None, width=None,

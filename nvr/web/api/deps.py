@@ -1,4 +1,11 @@
-"""Shared dependencies: the services and HTTP Basic authentication.
+"""Shared dependencies: the services, and who may call a route.
+
+Every route declares one rule, as a dependency: :data:`UserDep` (any signed-in
+user; camera routes then check :meth:`Principal.may_see`), :data:`AdminDep`
+(admins only), or :data:`PublicDep` (``/login``, ``/healthz``). The guard
+middleware (``nvr.web.guard``) has already authenticated the request and
+checked CSRF; these check the role. ``tests/web/test_route_rules.py`` fails for
+a route without a rule.
 
 Every dependency takes an ``HTTPConnection``, not a ``Request``, so the same
 ones serve WebSocket routes (the live view) as well as HTTP routes.
@@ -6,18 +13,14 @@ ones serve WebSocket routes (the live view) as well as HTTP routes.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import secrets
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, status
-from fastapi.security import HTTPBasicCredentials
 from starlette.requests import HTTPConnection
 
+from nvr.auth.principal import Principal
+from nvr.web.guard import principal_of
 from nvr.web.services import Services
-
-ADMIN_USER = "admin"
 
 
 def get_services(conn: HTTPConnection) -> Services:
@@ -28,38 +31,34 @@ def get_services(conn: HTTPConnection) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def basic_credentials(conn: HTTPConnection) -> HTTPBasicCredentials | None:
-    """The user and password of an ``Authorization: Basic`` header (None: none or
-    malformed)."""
-    scheme, _, value = conn.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        user, sep, password = base64.b64decode(value, validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    return HTTPBasicCredentials(username=user, password=password) if sep else None
+def require_user(conn: HTTPConnection) -> Principal:
+    principal = principal_of(conn.scope)
+    if principal is None:  # the guard lets no one through without; belt and braces
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "authentication required")
+    return principal
 
 
-def require_admin(
-    services: ServicesDep,
-    credentials: Annotated[HTTPBasicCredentials | None, Depends(basic_credentials)],
-) -> str:
-    expected = services.admin_password
-    ok = (
-        credentials is not None
-        and expected
-        and secrets.compare_digest(credentials.username.encode(), ADMIN_USER.encode())
-        and secrets.compare_digest(credentials.password.encode(), expected.encode())
-    )
-    if not ok:
-        raise HTTPException(
-            status_code=status.HTTP_401_UNAUTHORIZED,
-            detail="authentication required" if expected else
-            "API disabled: set NVR_ADMIN_PASSWORD to enable it",
-            headers={"WWW-Authenticate": 'Basic realm="nvr"'},
-        )
-    return ADMIN_USER
+def require_admin(conn: HTTPConnection) -> Principal:
+    principal = require_user(conn)
+    if not principal.is_admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "admins only")
+    return principal
 
 
-AdminDep = Annotated[str, Depends(require_admin)]
+def public(conn: HTTPConnection) -> Principal | None:
+    """No sign-in needed; the principal when there is one."""
+    return principal_of(conn.scope)
+
+
+UserDep = Annotated[Principal, Depends(require_user)]
+AdminDep = Annotated[Principal, Depends(require_admin)]
+PublicDep = Annotated[Principal | None, Depends(public)]
+RULES = {require_user: "user", require_admin: "admin", public: "public"}
+
+
+def camera_or_404(principal: Principal, services: Services, camera: str) -> str:
+    """``camera`` when it exists and the principal may see it; else 404, the same
+    answer for both, so a viewer cannot learn the names of other cameras."""
+    if camera not in services.known_cameras() or not principal.may_see(camera):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such camera")
+    return camera

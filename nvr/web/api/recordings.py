@@ -10,7 +10,9 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
-from nvr.web.api.deps import AdminDep, ServicesDep
+from nvr.auth import audit
+from nvr.web.api.deps import ServicesDep, UserDep
+from nvr.web.files import under_data_dir
 
 router = APIRouter()
 
@@ -52,12 +54,14 @@ def parse_time(value: str | None, name: str) -> int | None:
 async def list_recordings(
     request: Request,
     services: ServicesDep,
-    _user: AdminDep,
+    user: UserDep,
     camera: str | None = Query(None, description="camera name"),
     start: str | None = Query(None, description="ISO 8601 UTC; segments ending after it"),
     end: str | None = Query(None, description="ISO 8601 UTC; segments starting before it"),
 ) -> list[RecordingPublic]:
     start_us, end_us = parse_time(start, "start"), parse_time(end, "end")
+    if camera and not user.may_see(camera):
+        raise HTTPException(404, "no such camera")
     rows = await asyncio.to_thread(services.index.query, camera or None, start_us, end_us)
     return [
         RecordingPublic(
@@ -66,18 +70,21 @@ async def list_recordings(
             url=str(request.url_for("download_recording", segment_id=row.id).path),
             video_codec=row.video_codec, audio_codec=row.audio_codec,
             width=row.width, height=row.height)
-        for row in rows
+        for row in rows if user.may_see(row.camera)
     ]
 
 
 @router.get("/api/recordings/{segment_id}/download", name="download_recording")
-async def download_recording(segment_id: int, services: ServicesDep,
-                             _user: AdminDep) -> FileResponse:
+async def download_recording(segment_id: int, request: Request, services: ServicesDep,
+                             user: UserDep) -> FileResponse:
     row = await asyncio.to_thread(services.index.get, segment_id)
-    if row is None:
+    if row is None or not user.may_see(row.camera):
         raise HTTPException(404, "no such recording")
-    path = (services.data_dir / row.path).resolve()
-    if not path.is_relative_to(services.data_dir.resolve()) or not path.is_file():
+    path = await under_data_dir(services, row.path, user, request)
+    if not path.is_file():
         raise HTTPException(404, "recording file is gone")
+    await services.auth.record(audit.DOWNLOAD, actor=user.username,
+                               address=request.client.host if request.client else None,
+                               target=f"{row.camera}/{row.id}", details={"path": row.path})
     return FileResponse(path, media_type="video/mp4", filename=Path(row.path).name.replace(
         ".mp4", f"_{row.camera}.mp4"))

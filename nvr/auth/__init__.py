@@ -1,0 +1,1 @@
+"""Accounts: users, roles, passwords, browser sessions, API tokens, throttling, audit."""
