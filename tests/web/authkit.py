@@ -54,7 +54,8 @@ class Site:
     clients: list[TestClient] = field(default_factory=list)
 
     def client(self, **kwargs: object) -> TestClient:
-        client = TestClient(self.app, base_url=BASE_URL, **kwargs)  # type: ignore[arg-type]
+        kwargs.setdefault("base_url", BASE_URL)
+        client = TestClient(self.app, **kwargs)  # type: ignore[arg-type]
         self.clients.append(client)
         return client
 
