@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from nvr.config.types import STRICT, Duration, parse_duration
 
@@ -36,5 +37,7 @@ class AuthConfig(BaseModel):
     @model_validator(mode="after")
     def _idle_within_max(self) -> AuthConfig:
         if self.session_idle > self.session_max:
-            raise ValueError("session_idle is longer than session_max")
+            raise ValidationError.from_exception_data("AuthConfig", [InitErrorDetails(
+                type=PydanticCustomError("duration", "longer than session_max"),
+                loc=("session_idle",), input=None)])
         return self

@@ -12,8 +12,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    BaseModel,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -70,16 +77,23 @@ class ServerConfig(BaseModel):
     @model_validator(mode="after")
     def _tls_pair(self) -> ServerConfig:
         if (self.tls_cert is None) != (self.tls_key is None):
-            raise PydanticCustomError(
-                "tls", "tls_cert and tls_key go together: set both or neither")
-        for path in (self.tls_cert, self.tls_key):
-            if path is not None and not path.is_file():
-                raise PydanticCustomError("tls", "no such file: {path}", {"path": str(path)})
+            missing = "tls_key" if self.tls_key is None else "tls_cert"
+            raise ValidationError.from_exception_data("ServerConfig", [InitErrorDetails(
+                type=PydanticCustomError(
+                    "tls", "missing: tls_cert and tls_key go together, set both or neither"),
+                loc=(missing,), input=None)])
         return self
 
     @property
     def tls(self) -> bool:
         return self.tls_cert is not None
+
+    @field_validator("tls_cert", "tls_key")
+    @classmethod
+    def _tls_file_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise PydanticCustomError("tls", "no such file: {path}", {"path": str(value)})
+        return value
 
     @field_validator("http")
     @classmethod
