@@ -7,7 +7,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "nvr"
 APP_MODULES = ("nvr.web", "nvr.db", "nvr.config", "nvr.recording", "nvr.runtime", "nvr.cli",
-               "nvr.supervisor", "nvr.registry", "nvr.ondemand")
+               "nvr.supervisor", "nvr.registry", "nvr.ondemand", "nvr.auth")
 # protocol and codec packages, present and planned: each must stay free of the app
 PROTOCOL_PACKAGES = ("rtsp", "rtmp", "codec", "fmp4", "sim", "live")
 # what the web layer may not reach into: the protocols' internals
@@ -49,3 +49,10 @@ def test_web_imports_no_protocol_internals():
 
 def test_feed_imports_nothing_from_nvr():
     assert not [n for n in _imports(PACKAGE / "feed.py") if n.startswith("nvr")]
+
+
+def test_auth_knows_no_http_and_no_media():
+    allowed = ("nvr.auth", "nvr.db", "nvr.clock", "nvr.config.types")
+    offenders = [o for o in _offenders(("auth",), ("nvr.",))
+                 if not o.split(" imports ")[1].startswith(allowed)]
+    assert offenders == []
