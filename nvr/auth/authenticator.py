@@ -234,6 +234,7 @@ class Authenticator:
         user = await self._check_password(parsed[0], parsed[1], address, "basic")
         if user is None:
             return None
+        await asyncio.to_thread(self.accounts.record_login, user.id, self.now_us())
         if len(self._basic) >= MAX_CACHED:
             self._basic.clear()
         self._basic[key] = (user.id, user.password_hash, self.clock.monotonic() + BASIC_TTL)

@@ -167,3 +167,19 @@ def test_a_deleted_users_session_and_token_stop_working(site):
     assert viewer.get("/api/me").status_code == 401
     assert site.client().get("/api/me", headers={"Authorization": f"Bearer {token}"}
                              ).status_code == 401
+
+
+def test_housekeeping_prunes_expired_sessions_and_old_audit(site):
+    import asyncio
+
+    old = site.login("viewer1")
+    site.clock.skip(3600 + 5)
+    site.login("viewerall")
+    site.clock.skip(2 * 86400)  # both logins long ago; a failure now
+    site.client().get("/api/me", headers=basic("viewer1", "wrong-wrong"))
+    assert len(site.auth.sessions.ids()) == 2
+    asyncio.run(site.auth.prune(audit_days=1))
+    assert site.auth.sessions.ids() == set()  # both idle for over an hour by now
+    actions = [e.action for e in site.auth.audit.query()]
+    assert actions == ["login_failed"]  # the two logins were over a day old
+    assert old.get("/api/me").status_code == 401
