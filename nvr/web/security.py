@@ -1,7 +1,9 @@
 """Security headers on every answer (pure ASGI, so it costs microseconds).
 
 The Content-Security-Policy allows scripts, styles and media only from this
-origin: no inline scripts, no CDN. API answers are never cached.
+origin: no inline scripts, no CDN. Nothing but static files is cached: API
+answers and pages hold a user's data (the back button after logout must not
+show the last page).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        api = scope["path"].startswith("/api/")
+        cacheable = scope["path"].startswith("/static/")
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -33,7 +35,7 @@ class SecurityHeaders:
                 headers["X-Content-Type-Options"] = "nosniff"
                 headers["X-Frame-Options"] = "DENY"
                 headers["Referrer-Policy"] = "same-origin"
-                if api:
+                if not cacheable:
                     headers["Cache-Control"] = "no-store"
                 if self.hsts:
                     headers["Strict-Transport-Security"] = HSTS

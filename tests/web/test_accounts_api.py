@@ -144,6 +144,9 @@ def test_security_headers_on_every_answer(site, admin):
         assert headers["referrer-policy"] == "same-origin"
         assert "strict-transport-security" not in headers
     assert admin.get("/api/me").headers["cache-control"] == "no-store"
+    assert admin.get("/").headers["cache-control"] == "no-store"  # pages too
+    assert "no-store" not in site.client().get("/static/css/app.css").headers.get(
+        "cache-control", "")
     assert "<script" not in site.client().get("/login").text  # no inline scripts
 
 
