@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from nvr import __version__
-from nvr.web.api import audit, cameras, me, recordings, tokens, users
+from nvr.web.api import audit, cameras, live, me, recordings, tokens, users
 from nvr.web.api.deps import PublicDep
 from nvr.web.guard import Guard
 from nvr.web.pages import login
@@ -48,6 +48,7 @@ def create_app(services: Services) -> FastAPI:
 
     app.include_router(login.router)
     app.include_router(cameras.router)
+    app.include_router(live.router)
     app.include_router(recordings.router)
     app.include_router(users.router)
     app.include_router(tokens.router)

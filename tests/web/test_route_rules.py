@@ -12,6 +12,7 @@ import pytest
 from authkit import PASSWORDS, basic, make_site
 from fastapi.routing import APIRoute, APIWebSocketRoute
 from starlette.routing import Mount, Route
+from starlette.websockets import WebSocketDisconnect
 
 from nvr.web.api.deps import RULES
 
@@ -36,6 +37,7 @@ EXPECTED = {
     ("GET", "/api/me"): "user",
     ("POST", "/api/me/password"): "user",
     ("GET", "/api/audit"): "admin",
+    ("WEBSOCKET", "/api/cameras/{name}/live"): "user",
 }
 # FastAPI's own route: no dependency, but behind the guard like every route.
 GUARD_ONLY = {("GET", "/api/openapi.json"): "user"}
@@ -109,6 +111,9 @@ ALL = sorted({**EXPECTED, **GUARD_ONLY}.items())
 def test_each_role_gets_what_the_rule_says(site, route, rule):
     method, path = route
     url = _url(path)
+    if method == "WEBSOCKET":
+        _check_websocket(site, url, rule)
+        return
     anonymous = site.client().request(method, url, follow_redirects=False)
     viewer = site.client().request(method, url, headers=basic("viewer1", PASSWORDS["viewer1"]),
                                    follow_redirects=False)
@@ -133,6 +138,23 @@ def test_each_role_gets_what_the_rule_says(site, route, rule):
         assert viewer.status_code == 403
     else:
         assert viewer.status_code not in (401, 403), viewer.text
+
+
+def _ws_accepted(site, url: str, headers: dict[str, str]) -> bool:
+    """Whether the WebSocket handshake got through (the route may close it at once)."""
+    try:
+        with site.client().websocket_connect(url, headers=headers) as ws:
+            ws.receive()  # the route's first message or its close
+    except WebSocketDisconnect as exc:
+        return exc.code != 1008  # 1008: refused by the guard before accept
+    return True
+
+
+def _check_websocket(site, url: str, rule: str) -> None:
+    assert not _ws_accepted(site, url, {})
+    assert _ws_accepted(site, url, basic("admin", PASSWORDS["admin"]))
+    viewer = _ws_accepted(site, url, basic("viewer1", PASSWORDS["viewer1"]))
+    assert viewer is (rule != "admin")
 
 
 UNSAFE = [r for r in ALL if r[0][0] not in ("GET", "HEAD") and r[1] != "public"]
