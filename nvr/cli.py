@@ -1,4 +1,5 @@
-"""Command line: ``nvr run``, ``nvr check-config``, ``nvr db upgrade``, ``nvr sim``."""
+"""Command line: ``nvr run``, ``nvr check-config``, ``nvr db upgrade``, ``nvr sim``,
+``nvr user ...`` and ``nvr token ...`` (those two in :mod:`nvr.cli_accounts`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import logging
 import sys
 
+from nvr import cli_accounts
 from nvr.config import Config, ConfigError, load_config
 
 
@@ -38,8 +40,8 @@ def _load(path: str) -> Config | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="nvr", description="Network video recorder")
-    parser.add_argument("--log-level", default="info",
-                        choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
+                        help="default: info (warning for user and token)")
     sub = parser.add_subparsers(dest="command", required=True)
     p_run = sub.add_parser("run", help="record the cameras of a config and serve the API")
     p_run.add_argument("--config", default="config.toml")
@@ -50,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     p_db.add_argument("--config", default="config.toml")
     sub.add_parser("sim", help="run simulated RTSP cameras (see nvr sim --help)",
                    add_help=False)
+    cli_accounts.add_parsers(sub)
 
     args, rest = parser.parse_known_args(argv)
     if args.command == "sim":
@@ -58,10 +61,13 @@ def main(argv: list[str] | None = None) -> int:
         return sim_main(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    setup_logging(args.log_level)
+    accounts = args.command in cli_accounts.COMMANDS
+    setup_logging(args.log_level or ("warning" if accounts else "info"))
     config = _load(args.config)
     if config is None:
         return 2
+    if accounts:
+        return cli_accounts.run(args, config)
     if args.command == "check-config":
         print(f"{args.config}: ok ({len(config.cameras)} cameras)")
         return 0
