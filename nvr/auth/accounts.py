@@ -188,8 +188,11 @@ class Accounts:
 
     @staticmethod
     def _enabled_admins(session: Session) -> int:
-        return session.scalar(select(func.count()).select_from(User).where(
-            User.role == "admin", User.disabled.is_(False))) or 0
+        """The enabled admins, their rows locked (PostgreSQL) so two concurrent
+        demotions cannot both see the other admin and leave none."""
+        ids = session.scalars(select(User.id).where(
+            User.role == "admin", User.disabled.is_(False)).with_for_update()).all()
+        return len(ids)
 
     # -- tokens ---------------------------------------------------------------------
     def tokens(self, username: str | None = None) -> list[TokenInfo]:

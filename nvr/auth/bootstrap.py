@@ -23,6 +23,9 @@ def ensure_admin(accounts: Accounts, audit: AuditLog, env_password: str | None,
                  now_us: int, config_path: str = "config.toml") -> bool:
     """Create the first admin when there are no users; True when it did."""
     if accounts.count_users() > 0:
+        if not any(u.role == "admin" and not u.disabled for u in accounts.users()):
+            log.warning("no enabled admin account: add one with 'nvr user add NAME --role "
+                        "admin' (or enable one with 'nvr user enable NAME')")
         return False
     generated = not env_password
     password = generate_password() if generated else env_password

@@ -12,11 +12,12 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+MIGRATION_LOCK = 0x6E7672  # "nvr": the advisory lock key schema upgrades hold
 
 
 def migrations_dir() -> Path:
@@ -81,6 +82,11 @@ def upgrade(url: str, revision: str = "head") -> None:
     engine = make_engine(url)  # creates the SQLite parent dir and applies pragmas
     try:
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # two processes starting at once (nvr run, an nvr user command) take
+                # turns: concurrent CREATE TABLEs collide in the catalog
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                   {"key": MIGRATION_LOCK})
             config = alembic_config(url)
             config.attributes["connection"] = connection
             command.upgrade(config, revision)

@@ -100,6 +100,8 @@ def test_authenticated_hostile_json(site):
             _clean(admin.post(url, content=body, headers={"Content-Type": "application/json"}),
                    422)
     _clean(admin.patch("/api/users/%00", json={"role": "admin"}), 404, 422)
+    for expires in ("99999999999d", "0", "-1d", "soon"):
+        _clean(admin.post("/api/tokens", json={"name": f"t{expires}", "expires": expires}), 422)
     _clean(admin.get("/api/audit", params={"before": "x"}), 422)
     _clean(admin.get("/api/recordings", params={"start": "yesterday"}), 422)
 

@@ -19,6 +19,7 @@ from nvr.web.api.recordings import iso
 from nvr.web.guard import client_address
 
 router = APIRouter()
+MAX_EXPIRES = 36600 * 86400.0
 
 
 class TokenPublic(BaseModel):
@@ -72,7 +73,12 @@ async def create_token(body: NewToken, request: Request, services: ServicesDep,
     owner = _owner(user, body.user)
     now = auth.now_us()
     try:
-        expires = None if not body.expires else now + int(parse_duration(body.expires) * 1e6)
+        expires = None
+        if body.expires:
+            seconds = parse_duration(body.expires)
+            if not 0 < seconds <= MAX_EXPIRES:
+                raise InvalidInput("expires: more than 0 and at most 100 years")
+            expires = now + int(seconds * 1e6)
         token, info = await asyncio.to_thread(auth.accounts.create_token, owner, body.name,
                                               now, expires)
     except (InvalidInput, ValueError) as exc:
