@@ -92,6 +92,7 @@ class FeedStats:
     bytes: int = 0
     dropped: int = 0  # frames dropped by slow subscribers (closed ones included)
     corrupt: int = 0  # frames the producer found invalid and did not publish
+    last_wallclock: float = 0.0  # capture time (UTC seconds) of the last frame published
 
 
 class Subscription:
@@ -240,6 +241,7 @@ class Feed:
         size = len(au.data)
         self.stats.frames += 1
         self.stats.bytes += size
+        self.stats.last_wallclock = au.wallclock
         if au.keyframe and au.params.kind == "video":
             self.video = au.params
             self._gop = [au]

@@ -18,6 +18,7 @@ from nvr import __version__
 from nvr.web.api import audit, cameras, live, me, recordings, tokens, users
 from nvr.web.api.deps import PublicDep
 from nvr.web.guard import Guard
+from nvr.web.pages import cameras as camera_pages
 from nvr.web.pages import login
 from nvr.web.security import SecurityHeaders
 from nvr.web.services import Services
@@ -47,6 +48,7 @@ def create_app(services: Services) -> FastAPI:
         return {"status": "ok"}
 
     app.include_router(login.router)
+    app.include_router(camera_pages.router)
     app.include_router(cameras.router)
     app.include_router(live.router)
     app.include_router(recordings.router)

@@ -143,6 +143,7 @@ async def test_log_out_everywhere_ends_the_other_browsers_session(site, browse):
         await page.goto("/")
         await sign_in(page, "sam", site.password("sam"))
         await expect(page.get_by_role("heading", name="Cameras")).to_be_visible()
+    await laptop.get_by_role("link", name="Your account").click()
     await laptop.get_by_role("button", name="Log out everywhere").click()
     await expect(laptop).to_have_url(ON_LOGIN)
     await phone.reload()

@@ -23,6 +23,8 @@ EXPECTED = {
     ("POST", "/login"): "public",
     ("POST", "/logout"): "user",
     ("GET", "/"): "user",
+    ("GET", "/cameras/{name}"): "user",
+    ("GET", "/account"): "user",
     ("GET", "/api/cameras"): "user",
     ("GET", "/api/recordings"): "user",
     ("GET", "/api/recordings/{segment_id}/download"): "user",

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from nvr.web.api.deps import ServicesDep, UserDep
+from nvr.web.api.recordings import iso
 
 router = APIRouter()
 
@@ -21,6 +22,8 @@ class CameraPublic(BaseModel):
     last_error: str | None
     dropped: int  # frames dropped by slow consumers of this camera's feed
     corrupt: int  # frames from the camera found invalid and dropped
+    last_frame: str | None = None  # capture time of the newest frame (ISO 8601 UTC)
+    sub_stream: bool = False  # a sub stream is configured: live tiles use ?stream=sub
 
 
 @router.get("/api/cameras", response_model=list[CameraPublic])
@@ -38,5 +41,8 @@ def list_cameras(services: ServicesDep, user: UserDep) -> list[CameraPublic]:
         out.append(CameraPublic(
             name=name, status=st.status, codec=st.codec, width=st.width or None,
             height=st.height or None, fps=st.fps, bitrate_kbps=st.bitrate_kbps,
-            last_error=st.last_error, dropped=feed.stats.dropped, corrupt=st.corrupt))
+            last_error=st.last_error, dropped=feed.stats.dropped, corrupt=st.corrupt,
+            last_frame=iso(int(feed.stats.last_wallclock * 1e6))
+            if feed.stats.last_wallclock else None,
+            sub_stream=registry.get(f"{name}/sub") is not None))
     return out

@@ -1,4 +1,4 @@
-"""``GET/POST /login``, ``POST /logout`` and the signed-in home page."""
+"""``GET/POST /login`` and ``POST /logout``."""
 
 from __future__ import annotations
 
@@ -87,13 +87,3 @@ async def logout(request: Request, services: ServicesDep, user: UserDep) -> Resp
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")
     return response
-
-
-@router.get("/")
-def home(request: Request, services: ServicesDep, user: UserDep) -> Response:
-    cameras = []
-    for name in user.visible(services.configured):
-        source = services.registry.source(name)
-        cameras.append({"name": name, "status": source.state.status if source else "offline"})
-    return render(request, "home.html", user=user, cameras=cameras,
-                  csrf_token=user.csrf or "")

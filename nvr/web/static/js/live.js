@@ -1,0 +1,111 @@
+// The live view: a WebSocket from /api/cameras/{name}/live into a MseSink, kept
+// within half a second of the live edge, reconnecting by itself.
+
+import { MseSink } from "./mse.js";
+
+const MAX_LAG = 0.5; // seconds behind the newest frame before we catch up
+const JUMP_LAG = 1.5; // further behind than this: jump instead of speeding up
+const KEEP = 8; // seconds of video kept behind the playhead
+
+export class LiveView {
+  constructor(video, camera, { stream = "main", onStatus = null, onLag = null } = {}) {
+    this.video = video;
+    this.camera = camera;
+    this.stream = stream;
+    this.onStatus = onStatus || (() => {});
+    this.onLag = onLag || (() => {});
+    this.sink = new MseSink(video);
+    this.sink.onAppended = () => this._keepUp();
+    this.sink.onError = (message) => this.onStatus("error", message);
+    this.socket = null;
+    this.retry = 1;
+    this.stopped = false;
+    this.lastFrame = 0; // Date.now() of the last fragment
+    this._timer = setInterval(() => this._tick(), 1000);
+    this._onVisible = () => { if (!document.hidden) this._jumpToEdge(); };
+    document.addEventListener("visibilitychange", this._onVisible);
+    video.addEventListener("stalled", () => this._jumpToEdge());
+    video.addEventListener("waiting", () => this._jumpToEdge());
+  }
+
+  start() {
+    this.stopped = false;
+    this._connect();
+    return this;
+  }
+
+  stop() {
+    this.stopped = true;
+    clearInterval(this._timer);
+    document.removeEventListener("visibilitychange", this._onVisible);
+    if (this.socket) this.socket.close();
+    this.sink.reset();
+  }
+
+  get lag() {
+    return Math.max(0, this.sink.end - this.video.currentTime);
+  }
+
+  _connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const query = this.stream === "sub" ? "?stream=sub" : "";
+    const url = `${scheme}://${location.host}/api/cameras/${encodeURIComponent(this.camera)}/live${query}`;
+    const socket = new WebSocket(url);
+    socket.binaryType = "arraybuffer";
+    this.socket = socket;
+    this.onStatus("connecting", null);
+    socket.onmessage = (event) => this._message(event.data);
+    socket.onclose = (event) => {
+      if (this.socket !== socket || this.stopped) return;
+      if (event.code === 4404) {
+        this.onStatus("missing", "no such camera");
+        return;
+      }
+      this.onStatus("reconnecting", null);
+      setTimeout(() => { if (!this.stopped) this._connect(); }, this.retry * 1000);
+      this.retry = Math.min(this.retry * 2, 10);
+    };
+  }
+
+  _message(data) {
+    if (typeof data === "string") {
+      const message = JSON.parse(data);
+      if (message.mime) {
+        this.retry = 1;
+        if (this.sink.start(message.mime)) this.onStatus("online", null);
+      } else if (message.status) {
+        this.onStatus(message.status, message.error);
+      }
+      return;
+    }
+    this.lastFrame = Date.now();
+    this.sink.append(data);
+  }
+
+  _keepUp() {
+    const video = this.video;
+    const lag = this.lag;
+    if (video.paused && this.sink.end > 0) {
+      video.play().catch(() => {}); // muted autoplay is allowed
+    }
+    if (lag > JUMP_LAG) {
+      this._jumpToEdge();
+    } else if (lag > MAX_LAG) {
+      video.playbackRate = 1.25;
+    } else if (lag < 0.2) {
+      video.playbackRate = 1;
+    }
+  }
+
+  _jumpToEdge() {
+    if (this.sink.end > 0) {
+      this.video.currentTime = Math.max(0, this.sink.end - 0.1);
+      this.video.playbackRate = 1;
+    }
+  }
+
+  _tick() {
+    this.sink.trim(KEEP);
+    this.onLag(this.lag, this.lastFrame);
+  }
+}

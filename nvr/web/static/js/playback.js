@@ -1,0 +1,296 @@
+// Playback on the camera page: a WebSocket from /api/cameras/{name}/playback
+// into the same MSE sink as live, the timeline, transport controls and keys.
+// Media time is continuous across segments and gaps; "span" messages map it to
+// wall-clock time.
+
+import { api, timeOfDay } from "./api.js";
+import { MseSink } from "./mse.js";
+import { Timeline } from "./timeline.js";
+
+const AHEAD = 10; // seconds of media the player wants buffered (at 1x)
+const MAX_RATE = 16; // what browsers allow for playbackRate
+
+class PlaybackSession {
+  constructor(video, camera, startMs, { onEnd, onError }) {
+    this.video = video;
+    this.camera = camera;
+    this.target = startMs;
+    this.spans = []; // {media (s), wall (ms), end (ms)}
+    this.ended = false;
+    this.speed = 1;
+    this.sink = new MseSink(video);
+    this.sink.onError = onError;
+    this.onEnd = onEnd;
+    this.positioned = false;
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const start = new Date(startMs).toISOString();
+    this.socket = new WebSocket(`${scheme}://${location.host}/api/cameras/${encodeURIComponent(camera)}/playback?start=${encodeURIComponent(start)}`);
+    this.socket.binaryType = "arraybuffer";
+    this.socket.onmessage = (event) => this._message(event.data);
+    this.socket.onclose = (event) => {
+      if (event.code === 4404 || event.code === 4400) onError(event.reason || "cannot play this");
+    };
+    this.sink.onAppended = () => this._position();
+    this._timer = setInterval(() => this._pump(), 250);
+  }
+
+  _message(data) {
+    if (typeof data !== "string") {
+      this.sink.append(data);
+      return;
+    }
+    const message = JSON.parse(data);
+    if (message.mime) this.sink.start(message.mime);
+    if (message.span) {
+      this.spans.push({ media: message.span.media, wall: Date.parse(message.span.wall),
+                        end: Date.parse(message.span.end) });
+    }
+    if (message.end) {
+      this.ended = true;
+      if (!this.spans.length) this.onEnd(true);
+    }
+  }
+
+  wallAt(media) {
+    let found = null;
+    for (const span of this.spans) if (span.media <= media + 1e-6) found = span;
+    return found ? Math.min(found.end, found.wall + (media - found.media) * 1000) : null;
+  }
+
+  mediaAt(wall) {
+    let found = null;
+    for (const span of this.spans) if (span.wall <= wall) found = span;
+    if (!found) return this.spans.length ? this.spans[0].media : null;
+    return found.media + Math.max(0, Math.min(wall, found.end) - found.wall) / 1000;
+  }
+
+  _position() {
+    if (this.positioned || !this.spans.length || this.sink.end <= 0) return;
+    const at = this.mediaAt(this.target);
+    if (at === null) return;
+    this.positioned = true;
+    this.video.currentTime = Math.min(at, this.sink.end - 0.05);
+    this.video.play().catch(() => {});
+  }
+
+  setSpeed(speed) {
+    this.speed = speed;
+    this.video.playbackRate = Math.min(speed, MAX_RATE);
+    this._send({ speed });
+  }
+
+  _send(message) {
+    if (this.socket.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(message));
+  }
+
+  _pump() {
+    const ahead = this.sink.end - this.video.currentTime;
+    if (!this.ended && ahead < AHEAD * Math.min(this.speed, 4) && !this._asked) {
+      this._asked = true;
+      this._send({ more: AHEAD * Math.max(1, this.speed) });
+      setTimeout(() => { this._asked = false; }, 500);
+    }
+    if (this.speed > MAX_RATE && !this.video.paused) {
+      // browsers stop at 16x: skip ahead over the keyframes-only stream
+      const extra = (this.speed - MAX_RATE) * 0.25;
+      this.video.currentTime = Math.min(this.sink.end - 0.05, this.video.currentTime + extra);
+    }
+    this.sink.trim(60);
+    if (this.ended && this.positioned && this.sink.end - this.video.currentTime < 0.2) {
+      this.onEnd(false);
+    }
+  }
+
+  get wall() {
+    return this.positioned ? this.wallAt(this.video.currentTime) : this.target;
+  }
+
+  close() {
+    clearInterval(this._timer);
+    this.socket.close();
+    this.sink.reset();
+  }
+}
+
+function localDay(dateString) {
+  const start = new Date(`${dateString}T00:00:00`);
+  const end = new Date(start);
+  end.setDate(end.getDate() + 1);
+  return [start.getTime(), end.getTime()];
+}
+
+function isoDay(ms) {
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+}
+
+export function setup({ video, camera, viewer, startLive, stopLive, state, say }) {
+  const tz = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  const dayInput = document.getElementById("day");
+  const clock = document.getElementById("clock");
+  const speedSelect = document.getElementById("speed");
+  const playButton = document.getElementById("play");
+  const preview = document.getElementById("preview");
+  const previewImg = document.getElementById("preview-img");
+  const previewTime = document.getElementById("preview-time");
+  const download = document.getElementById("download-clip");
+  const selectButton = document.getElementById("select-range");
+  const note = document.getElementById("timeline-note");
+  let session = null;
+  let segments = [];
+  let fps = 25;
+  dayInput.value = isoDay(Date.now());
+  dayInput.max = isoDay(Date.now());
+
+  const timeline = new Timeline(document.getElementById("timeline"),
+    document.getElementById("timeline-canvas"), {
+      onSeek: (ms) => seek(ms),
+      onScrub: (ms, x) => showPreview(ms, x),
+      onScrubEnd: () => { preview.hidden = true; },
+      onSelect: (range) => {
+        download.hidden = !range;
+        if (range) {
+          const [a, b] = range.map((t) => new Date(t).toISOString());
+          download.href = `/api/cameras/${encodeURIComponent(camera)}/export.mp4?start=${encodeURIComponent(a)}&end=${encodeURIComponent(b)}`;
+          download.textContent = `Download clip (${Math.round((range[1] - range[0]) / 1000)} s)`;
+        }
+      },
+    });
+
+  let previewTimer = null;
+  function showPreview(ms, x) {
+    if (!timeline.recordedAt(ms)) { preview.hidden = true; return; }
+    preview.hidden = false;
+    preview.style.setProperty("--x", `${x}px`);
+    previewTime.textContent = timeOfDay(new Date(ms));
+    clearTimeout(previewTimer);
+    previewTimer = setTimeout(() => {
+      // whole seconds: the server caches one image per keyframe anyway
+      const at = new Date(Math.floor(ms / 1000) * 1000).toISOString();
+      previewImg.src = `/api/cameras/${encodeURIComponent(camera)}/frame.jpg?at=${encodeURIComponent(at)}&width=160`;
+    }, 60);
+  }
+
+  async function loadDay(day) {
+    const [start, end] = localDay(day);
+    try {
+      const data = await api(`/api/cameras/${encodeURIComponent(camera)}/timeline?day=${day}&tz=${encodeURIComponent(tz)}`);
+      timeline.setDay(start, end, data);
+      note.textContent = data.spans.length ? "" : "Nothing recorded on this day.";
+      const rows = await api(`/api/recordings?camera=${encodeURIComponent(camera)}&start=${encodeURIComponent(new Date(start).toISOString())}&end=${encodeURIComponent(new Date(end).toISOString())}`);
+      segments = rows.map((r) => Date.parse(r.start));
+    } catch (err) {
+      note.textContent = `Could not load the timeline: ${err.message}`;
+    }
+  }
+
+  function seek(ms) {
+    stopLive();
+    if (session) session.close();
+    say("");
+    state.mode = "playback";
+    document.body.classList.add("mode-playback");
+    document.body.classList.remove("mode-live");
+    document.getElementById("mode-label").textContent = "Playback";
+    session = new PlaybackSession(video, camera, ms, {
+      onEnd: (nothing) => say(nothing ? "No recording from this time on." : "End of the recordings. Press Live to watch live."),
+      onError: (message) => say(message),
+    });
+    session.setSpeed(Number(speedSelect.value));
+    timeline.setPlayhead(ms);
+  }
+
+  function goLive() {
+    if (session) session.close();
+    session = null;
+    video.playbackRate = 1;
+    speedSelect.value = "1";
+    timeline.setPlayhead(null);
+    say("");
+    startLive();
+  }
+
+  function togglePlay() {
+    if (state.mode === "live") {
+      if (video.paused) video.play().catch(() => {}); else video.pause();
+    } else if (video.paused) {
+      video.play().catch(() => {});
+    } else {
+      video.pause();
+    }
+  }
+
+  function step(direction) {
+    if (state.mode === "live") seek(Date.now() - 2000);
+    video.pause();
+    video.currentTime = Math.max(0, video.currentTime + direction / fps);
+  }
+
+  function jumpSegment(direction) {
+    const now = session ? session.wall : Date.now();
+    const target = direction < 0 ? [...segments].reverse().find((t) => t < now - 1000)
+      : segments.find((t) => t > now + 500);
+    if (target !== undefined) seek(target);
+  }
+
+  document.getElementById("go-live").addEventListener("click", goLive);
+  playButton.addEventListener("click", togglePlay);
+  document.getElementById("step-back").addEventListener("click", () => step(-1));
+  document.getElementById("step-forward").addEventListener("click", () => step(1));
+  document.getElementById("prev-segment").addEventListener("click", () => jumpSegment(-1));
+  document.getElementById("next-segment").addEventListener("click", () => jumpSegment(1));
+  speedSelect.addEventListener("change", () => {
+    const speed = Number(speedSelect.value);
+    if (state.mode === "live" && speed !== 1) seek(Date.now() - 60000);
+    if (session) session.setSpeed(speed);
+  });
+  dayInput.addEventListener("change", () => loadDay(dayInput.value));
+  for (const button of document.querySelectorAll("#zoom .seg")) {
+    button.addEventListener("click", () => {
+      for (const other of document.querySelectorAll("#zoom .seg")) other.setAttribute("aria-pressed", String(other === button));
+      timeline.zoom(Number(button.dataset.zoom) * 1000, timeline.playhead ?? Date.now());
+    });
+  }
+  selectButton.addEventListener("click", () => {
+    timeline.selecting = !timeline.selecting;
+    selectButton.setAttribute("aria-pressed", String(timeline.selecting));
+    selectButton.textContent = timeline.selecting ? "Selecting… drag on the timeline" : "Select clip";
+    if (!timeline.selecting && !timeline.selection) download.hidden = true;
+  });
+  video.addEventListener("play", () => { playButton.dataset.state = "playing"; playButton.setAttribute("aria-label", "Pause"); });
+  video.addEventListener("pause", () => { playButton.dataset.state = "paused"; playButton.setAttribute("aria-label", "Play"); });
+  document.addEventListener("keydown", (event) => {
+    if (event.target.closest("input, select, textarea")) return;
+    const keys = {
+      " ": togglePlay, ",": () => step(-1), ".": () => step(1), l: goLive, L: goLive,
+      ArrowLeft: () => seek((session ? session.wall : Date.now()) - (event.shiftKey ? 60000 : 10000)),
+      ArrowRight: () => session && seek(session.wall + (event.shiftKey ? 60000 : 10000)),
+    };
+    const action = keys[event.key];
+    if (action) {
+      event.preventDefault();
+      action();
+    }
+  });
+  setInterval(() => {
+    if (state.mode === "playback" && session) {
+      const wall = session.wall;
+      if (wall) {
+        clock.textContent = new Date(wall).toLocaleString();
+        timeline.setPlayhead(wall);
+      }
+    } else {
+      clock.textContent = timeOfDay(new Date());
+    }
+  }, 250);
+  setInterval(() => { if (dayInput.value === isoDay(Date.now())) loadDay(dayInput.value); }, 60000);
+  api("/api/cameras").then((cameras) => {
+    const me = cameras.find((c) => c.name === camera);
+    if (me && me.fps) fps = me.fps;
+  }).catch(() => {});
+
+  loadDay(dayInput.value).then(() => {
+    if (viewer.dataset.at) seek(Date.parse(viewer.dataset.at));
+  });
+  window.nvrPlayer = { seek, goLive, get session() { return session; }, timeline };
+}

@@ -1,0 +1,211 @@
+// The timeline of one day on a canvas: recorded spans, gaps, event markers, the
+// playhead and a selected range. Zoom 24 h / 6 h / 1 h / 10 min with the buttons,
+// the mouse wheel or a pinch; drag to scrub (with a preview), click to seek.
+
+const DAY = 86400000;
+
+export class Timeline {
+  constructor(element, canvas, { onSeek, onScrub, onScrubEnd, onSelect }) {
+    this.element = element;
+    this.canvas = canvas;
+    this.onSeek = onSeek;
+    this.onScrub = onScrub;
+    this.onScrubEnd = onScrubEnd;
+    this.onSelect = onSelect;
+    this.dayStart = 0; // ms, local midnight
+    this.dayEnd = DAY;
+    this.spans = [];
+    this.gaps = [];
+    this.events = [];
+    this.playhead = null; // ms
+    this.selection = null; // [ms, ms]
+    this.selecting = false;
+    this.span = DAY; // visible window length, ms
+    this.viewStart = 0;
+    this.pointers = new Map();
+    this._drag = null;
+    this._bind();
+    new ResizeObserver(() => this.draw()).observe(element);
+  }
+
+  setDay(start, end, data) {
+    this.dayStart = start;
+    this.dayEnd = end;
+    this.spans = data.spans.map((s) => [Date.parse(s.start), Date.parse(s.end)]);
+    this.gaps = data.gaps.map((s) => [Date.parse(s.start), Date.parse(s.end)]);
+    this.events = (data.events || []).map((e) => Date.parse(e.start));
+    this.zoom(this.dayEnd - this.dayStart, this.playhead ?? this.dayStart);
+  }
+
+  zoom(span, around) {
+    const total = this.dayEnd - this.dayStart;
+    this.span = Math.max(60000, Math.min(total, span));
+    const anchor = around ?? this.viewStart + this.span / 2;
+    this.viewStart = Math.max(this.dayStart, Math.min(this.dayEnd - this.span, anchor - this.span / 2));
+    this.draw();
+  }
+
+  setPlayhead(ms) {
+    this.playhead = ms;
+    if (ms !== null && (ms < this.viewStart || ms > this.viewStart + this.span) && !this._drag) {
+      this.zoom(this.span, ms);
+    } else {
+      this.draw();
+    }
+    this.element.setAttribute("aria-valuenow", String(Math.round(((ms ?? this.dayStart) - this.dayStart) / 1000)));
+  }
+
+  timeAt(clientX) {
+    const rect = this.canvas.getBoundingClientRect();
+    const x = Math.max(0, Math.min(rect.width, clientX - rect.left));
+    return this.viewStart + (x / rect.width) * this.span;
+  }
+
+  xOf(ms, width) {
+    return ((ms - this.viewStart) / this.span) * width;
+  }
+
+  recordedAt(ms) {
+    return this.spans.some(([a, b]) => ms >= a && ms < b);
+  }
+
+  draw() {
+    const canvas = this.canvas;
+    const ratio = window.devicePixelRatio || 1;
+    const width = this.element.clientWidth;
+    const height = this.element.clientHeight;
+    if (!width || !height) return;
+    canvas.width = Math.round(width * ratio);
+    canvas.height = Math.round(height * ratio);
+    const g = canvas.getContext("2d");
+    g.setTransform(ratio, 0, 0, ratio, 0, 0);
+    g.clearRect(0, 0, width, height);
+    const barTop = 22;
+    const barHeight = height - barTop - 6;
+    g.fillStyle = "#11151c";
+    g.fillRect(0, barTop, width, barHeight);
+    // gaps: hatched, so a hole in the recording reads as a hole
+    g.fillStyle = "#1d2330";
+    for (const [a, b] of this.gaps) {
+      const x0 = this.xOf(a, width);
+      const x1 = this.xOf(b, width);
+      if (x1 < 0 || x0 > width) continue;
+      for (let x = Math.floor(Math.max(0, x0) / 6) * 6; x < Math.min(width, x1); x += 6) {
+        g.fillRect(x, barTop, 2, barHeight);
+      }
+    }
+    g.fillStyle = "#2f6fe4";
+    for (const [a, b] of this.spans) {
+      const x0 = Math.max(0, this.xOf(a, width));
+      const x1 = Math.min(width, this.xOf(b, width));
+      if (x1 > x0) g.fillRect(x0, barTop, Math.max(1, x1 - x0), barHeight);
+    }
+    g.fillStyle = "#f1b443";
+    for (const at of this.events) {
+      const x = this.xOf(at, width);
+      if (x >= 0 && x <= width) g.fillRect(x - 1, barTop - 6, 3, 6);
+    }
+    if (this.selection) {
+      const [a, b] = this.selection[0] < this.selection[1] ? this.selection : [this.selection[1], this.selection[0]];
+      g.fillStyle = "rgb(241 180 67 / 28%)";
+      g.fillRect(this.xOf(a, width), barTop, this.xOf(b, width) - this.xOf(a, width), barHeight);
+    }
+    this._ticks(g, width, barTop);
+    if (this.playhead !== null) {
+      const x = this.xOf(this.playhead, width);
+      if (x >= 0 && x <= width) {
+        g.fillStyle = "#ff5252";
+        g.fillRect(x - 1, 4, 2, height - 8);
+      }
+    }
+  }
+
+  _ticks(g, width, barTop) {
+    const steps = [60, 300, 600, 1800, 3600, 7200, 10800].map((s) => s * 1000);
+    const step = steps.find((s) => (s / this.span) * width >= 70) || 21600000;
+    g.fillStyle = "#8a94a6";
+    g.font = "11px system-ui, sans-serif";
+    g.textBaseline = "top";
+    const first = Math.ceil((this.viewStart - this.dayStart) / step) * step + this.dayStart;
+    for (let t = first; t <= this.viewStart + this.span; t += step) {
+      const x = this.xOf(t, width);
+      g.fillRect(x, barTop - 4, 1, 4);
+      const label = new Date(t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+      if (x > 14 && x < width - 14) g.fillText(label, x - 14, 4);
+    }
+  }
+
+  _bind() {
+    const el = this.element;
+    el.addEventListener("wheel", (event) => {
+      event.preventDefault();
+      if (Math.abs(event.deltaX) > Math.abs(event.deltaY) || event.shiftKey) {
+        const delta = (event.deltaX || event.deltaY) / el.clientWidth * this.span;
+        this.viewStart = Math.max(this.dayStart, Math.min(this.dayEnd - this.span, this.viewStart + delta));
+        this.draw();
+        return;
+      }
+      const at = this.timeAt(event.clientX);
+      const factor = event.deltaY > 0 ? 1.5 : 1 / 1.5;
+      const span = Math.max(60000, Math.min(this.dayEnd - this.dayStart, this.span * factor));
+      const rect = this.canvas.getBoundingClientRect();
+      const frac = (event.clientX - rect.left) / rect.width;
+      this.span = span;
+      this.viewStart = Math.max(this.dayStart, Math.min(this.dayEnd - span, at - frac * span));
+      this.draw();
+    }, { passive: false });
+    el.addEventListener("pointerdown", (event) => {
+      el.setPointerCapture(event.pointerId);
+      this.pointers.set(event.pointerId, event.clientX);
+      if (this.pointers.size === 2) {
+        const [a, b] = [...this.pointers.values()];
+        this._pinch = { distance: Math.abs(a - b), span: this.span };
+        this._drag = null;
+        return;
+      }
+      const at = this.timeAt(event.clientX);
+      this._drag = { start: at, moved: false, x: event.clientX };
+      if (this.selecting) this.selection = [at, at];
+    });
+    el.addEventListener("pointermove", (event) => {
+      if (this.pointers.has(event.pointerId)) this.pointers.set(event.pointerId, event.clientX);
+      if (this._pinch && this.pointers.size === 2) {
+        const [a, b] = [...this.pointers.values()];
+        const distance = Math.max(10, Math.abs(a - b));
+        this.zoom(this._pinch.span * (this._pinch.distance / distance), this.timeAt((a + b) / 2));
+        return;
+      }
+      const at = this.timeAt(event.clientX);
+      if (this._drag) {
+        if (Math.abs(event.clientX - this._drag.x) > 3) this._drag.moved = true;
+        if (this.selecting) {
+          this.selection[1] = at;
+          this.draw();
+        } else if (this._drag.moved) {
+          this.playhead = at;
+          this.draw();
+        }
+      }
+      this.onScrub(at, event.clientX - this.canvas.getBoundingClientRect().left);
+    });
+    const end = (event) => {
+      this.pointers.delete(event.pointerId);
+      if (this.pointers.size < 2) this._pinch = null;
+      const drag = this._drag;
+      this._drag = null;
+      if (!drag) return;
+      const at = this.timeAt(event.clientX);
+      if (this.selecting) {
+        const [a, b] = [drag.start, at].sort((x, y) => x - y);
+        this.selection = b - a >= 1000 ? [a, b] : null;
+        this.draw();
+        this.onSelect(this.selection);
+      } else {
+        this.onSeek(at);
+      }
+    };
+    el.addEventListener("pointerup", end);
+    el.addEventListener("pointercancel", (event) => { this.pointers.delete(event.pointerId); this._drag = null; });
+    el.addEventListener("pointerleave", () => { if (!this._drag) this.onScrubEnd(); });
+  }
+}
