@@ -1,0 +1,235 @@
+"""Recorded segments → one progressive MP4 (``moov`` first), streamed, never whole in memory.
+
+:func:`plan_export` (blocking; run it in a thread) indexes the segments of a time
+range (``moof`` boxes only, never the media), chooses the samples and lays out the
+file: ``ftyp``, a ``moov`` with complete sample tables (:mod:`nvr.playback.mp4`),
+then one ``mdat`` whose contents are the recorded sample bytes in their recorded
+order (per GOP a video chunk, then an audio chunk). :meth:`ExportPlan.blocks` then
+copies those byte ranges from the files in blocks of about a megabyte, so the size
+is known before the first byte (a ``Content-Length``, a real progress bar) and the
+copy is little more than reading the files.
+
+What is chosen: video from the keyframe at or before ``start`` (the first keyframe
+of the first segment when ``start`` falls before it, or in a gap) to the last
+frame shown before ``end`` (frames it references come along; the edit list ends
+the presentation at ``end``); the recorded audio from the first frame's time to
+``end``. Segments follow each other on one timeline, gaps skipped, as in playback.
+Audio overlapping the previous segment's by up to :data:`AUDIO_NUDGE` is moved
+later, further back it is dropped; a gap in the audio lengthens the sample before it.
+
+Why moov-first and not fragmented (see docs/ref/api.md): it is the form every
+player and editor reads and seeks in without scanning (QuickTime, VLC, browsers,
+video editors); the cost is an index pass before the first byte and the sample
+tables in memory (about 4–12 bytes a sample: a few MB for an hour).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from nvr.feed import VIDEO_CLOCK
+from nvr.playback.mp4 import SampleTable, movie, to_movie
+from nvr.playback.reader import Sample, SegmentFile, open_segment
+from nvr.playback.remux import samples_of
+from nvr.playback.stream import AUDIO_NUDGE, SegmentRef
+from nvr.playback.tracks import Track
+
+__all__ = ["BLOCK", "ExportPlan", "plan_export"]
+
+BLOCK = 1 << 20  # bytes read and handed on at a time
+
+
+@dataclass
+class ExportPlan:
+    head: bytes  # ftyp + moov + mdat header
+    files: list[Path]
+    chunks: list[tuple[int, int, int]]  # (file index, offset, bytes), in output order
+    size: int  # of the whole MP4
+    duration: float  # seconds of video shown
+    first_us: int  # wall-clock time of the first frame (the keyframe)
+    segments: int  # files used
+
+    def blocks(self, block: int = BLOCK) -> Generator[bytes, None, None]:
+        """The MP4, about ``block`` bytes at a time (blocking reads: call ``next`` in a
+        thread). OSError when a file went away or shrank since the plan was made."""
+        yield self.head
+        fd, current = -1, -1
+        pending: list[bytes] = []
+        pending_size = 0
+        try:
+            for index, offset, size in self.chunks:
+                if index != current:
+                    if fd >= 0:
+                        os.close(fd)
+                        fd = -1
+                    fd = os.open(self.files[index], os.O_RDONLY | os.O_CLOEXEC)
+                    current = index
+                while size:
+                    want = min(size, block - pending_size)
+                    data = os.pread(fd, want, offset)
+                    if len(data) != want:
+                        raise OSError(f"{self.files[index]}: changed while exporting")
+                    pending.append(data)
+                    pending_size += want
+                    offset += want
+                    size -= want
+                    if pending_size >= block:
+                        yield b"".join(pending)
+                        pending, pending_size = [], 0
+            if pending:
+                yield b"".join(pending)
+        finally:
+            if fd >= 0:
+                os.close(fd)
+
+
+class _Builder:
+    def __init__(self, start_us: int, end_us: int) -> None:
+        self.start_us, self.end_us = start_us, end_us
+        self.video: SampleTable | None = None
+        self.audio: SampleTable | None = None
+        self.files: list[Path] = []
+        self.chunks: list[tuple[int, int, int]] = []
+        self.chunk_tracks: list[tuple[int, int]] = []  # (0 video | 1 audio, bytes)
+        self.base = 0  # output decode time of the next video sample (90 kHz)
+        self.shown_from: int | None = None  # output presentation time of the first frame
+        self.shown_to = 0
+        self.audio_first: int | None = None  # output time of the first audio sample
+        self.audio_end = 0
+        self.first_us = 0
+
+    def add(self, seg: SegmentFile, ref: SegmentRef) -> None:
+        video = seg.video
+        if video is None or video.params is None:
+            return
+        first_segment = self.video is None
+        rel = (self.start_us - ref.start_us) * VIDEO_CLOCK // 1_000_000
+        begin = seg.keyframe_at_or_before(rel if first_segment else 0)
+        if begin is None:
+            return
+        limit = (self.end_us - ref.start_us) * VIDEO_CLOCK  # shown before end: pts * 1e6 < it
+        chosen = [(i, s) for i, k, s in seg.video_samples() if (i, k) >= begin]
+        last = max((n for n, (_, s) in enumerate(chosen)
+                    if s.presentation_time * 1_000_000 < limit), default=-1)
+        if last < 0:
+            return
+        chosen = chosen[: last + 1]
+        if self.video is None:
+            self.video = SampleTable(video, VIDEO_CLOCK)
+            key = chosen[0][1]
+            self.first_us = ref.start_us + key.presentation_time * 1_000_000 // VIDEO_CLOCK
+        table = self.video
+        offset = self.base - chosen[0][1].decode_time
+        if self.shown_from is None:
+            self.shown_from = chosen[0][1].presentation_time + offset
+            self.audio_end = -1  # set with the audio track's rate below
+        entry = table.entry(video.entry)
+        audio = seg.audio
+        audio_entry = self._audio_entry(audio)
+        file_index = len(self.files)
+        self.files.append(ref.path)
+        by_fragment: dict[int, list[Sample]] = {}
+        for i, s in chosen:
+            by_fragment.setdefault(i, []).append(s)
+        for i, samples in by_fragment.items():
+            for s in samples:
+                table.add(s.duration, s.size, s.composition_offset, s.keyframe)
+                if s.presentation_time * 1_000_000 < limit:
+                    self.shown_to = max(self.shown_to, s.presentation_time + offset + s.duration)
+            self._chunks(file_index, samples, 0, entry)
+            if audio is not None and audio_entry:
+                self._add_audio(seg, i, audio.track_id, offset, ref, file_index, audio_entry)
+        self.base = chosen[-1][1].decode_time + chosen[-1][1].duration + offset
+
+    def _audio_entry(self, audio: Track | None) -> int:
+        if audio is None or audio.params is None:
+            return 0
+        if self.audio is None:
+            self.audio = SampleTable(audio, audio.timescale)
+        if self.audio.timescale != audio.timescale:
+            return 0  # another sample rate cannot share the track
+        return self.audio.entry(audio.entry)
+
+    def _add_audio(self, seg: SegmentFile, index: int, track_id: int, offset: int,
+                   ref: SegmentRef, file_index: int, entry: int) -> None:
+        table = self.audio
+        assert table is not None and self.shown_from is not None
+        rate = table.timescale
+        if self.audio_end < 0:
+            self.audio_end = self.shown_from * rate // VIDEO_CLOCK
+        shift = round(offset * rate / VIDEO_CLOCK)
+        floor = self.audio_end - round(AUDIO_NUDGE * rate)
+        limit = (self.end_us - ref.start_us) * rate
+        samples = [s for s in samples_of(seg.fragments[index], track_id)
+                   if s.decode_time + shift >= floor and s.decode_time * 1_000_000 < limit]
+        if not samples:
+            return
+        time = max(samples[0].decode_time + shift, self.audio_end)
+        if self.audio_first is None:
+            self.audio_first = time
+        elif len(table.sizes):
+            table.set_last_duration(max(1, time - self.audio_end + table.stts_deltas[-1]))
+        for s in samples:
+            table.add(s.duration, s.size)
+        self.audio_end = time + sum(s.duration for s in samples)
+        self._chunks(file_index, samples, 1, entry)
+
+    def _chunks(self, file_index: int, samples: list[Sample], track: int, entry: int) -> None:
+        """Runs of samples adjacent in the file become chunks."""
+        table = self.video if track == 0 else self.audio
+        assert table is not None
+        start = samples[0].offset
+        end, count = start, 0
+        for s in samples:
+            if s.offset != end:
+                self._chunk(table, file_index, start, end - start, count, track, entry)
+                start, end, count = s.offset, s.offset, 0
+            end += s.size
+            count += 1
+        self._chunk(table, file_index, start, end - start, count, track, entry)
+
+    def _chunk(self, table: SampleTable, file_index: int, offset: int, size: int, count: int,
+               track: int, entry: int) -> None:
+        table.chunk(count, entry)
+        self.chunks.append((file_index, offset, size))
+        self.chunk_tracks.append((track, size))
+
+    def finish(self) -> ExportPlan | None:
+        video, audio = self.video, self.audio
+        if video is None or self.shown_from is None or not len(video.sizes):
+            return None
+        shown = max(0, self.shown_to - self.shown_from)
+        tracks = [(video, [(to_movie(shown, VIDEO_CLOCK), self.shown_from + video.shift)])]
+        if audio is not None and len(audio.sizes) and self.audio_first is not None:
+            rate = audio.timescale
+            late = to_movie(self.audio_first * VIDEO_CLOCK - self.shown_from * rate,
+                            rate * VIDEO_CLOCK)
+            edits = [(late, -1)] if late > 0 else []
+            edits.append((to_movie(audio.duration, rate), 0))
+            tracks.append((audio, edits))
+        head = movie(tracks, self.chunk_tracks)
+        size = len(head) + sum(size for _, size in self.chunk_tracks)
+        return ExportPlan(head, self.files, self.chunks, size, shown / VIDEO_CLOCK,
+                          self.first_us, len(self.files))
+
+
+def plan_export(refs: Sequence[SegmentRef], start_us: int, end_us: int) -> ExportPlan | None:
+    """Lay out the MP4 of ``[start_us, end_us)`` from these segments (ordered by start);
+    None when nothing of them falls in the range. Blocking; unreadable files are left
+    out (their time is skipped like a gap)."""
+    builder = _Builder(start_us, end_us)
+    for ref in refs:
+        if ref.start_us >= end_us:
+            break
+        if ref.end_us <= start_us:
+            continue
+        try:
+            seg = open_segment(ref.path)
+        except OSError:
+            continue
+        with seg:
+            builder.add(seg, ref)
+    return builder.finish()
