@@ -266,6 +266,8 @@ class Nvr:
             create_app(services), host=server_cfg.http_host,
             port=server_cfg.http_port, log_level="warning", access_log=False,
             lifespan="off", proxy_headers=False,
+            # video does not compress: deflate per message would cost more than the rest
+            ws_per_message_deflate=False,
             ssl_certfile=str(server_cfg.tls_cert) if server_cfg.tls_cert else None,
             ssl_keyfile=str(server_cfg.tls_key) if server_cfg.tls_key else None))
         await server.serve(sockets=[sock])

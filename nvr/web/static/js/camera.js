@@ -35,6 +35,11 @@ export function startLive() {
       else if (status === "missing") say("This camera does not exist.");
       else if (status !== "connecting") say(error || "The camera is offline.");
     },
+    onNote: (text) => {
+      const note = document.getElementById("stage-note");
+      note.hidden = !text;
+      note.textContent = text;
+    },
     onLag: (lag, lastFrame) => {
       const stale = lastFrame && Date.now() - lastFrame > 3000;
       lagLabel.textContent = stale ? "no new frames" : lastFrame ? `${lag.toFixed(1)} s behind live` : "";

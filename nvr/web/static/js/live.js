@@ -1,19 +1,21 @@
 // The live view: a WebSocket from /api/cameras/{name}/live into a MseSink, kept
 // within half a second of the live edge, reconnecting by itself.
 
-import { MseSink } from "./mse.js";
+import { MseSink, mseSupported } from "./mse.js";
 
 const MAX_LAG = 0.5; // seconds behind the newest frame before we catch up
 const JUMP_LAG = 1.5; // further behind than this: jump instead of speeding up
 const KEEP = 8; // seconds of video kept behind the playhead
 
 export class LiveView {
-  constructor(video, camera, { stream = "main", onStatus = null, onLag = null } = {}) {
+  constructor(video, camera, { stream = "main", onStatus = null, onLag = null, onNote = null } = {}) {
     this.video = video;
     this.camera = camera;
     this.stream = stream;
     this.onStatus = onStatus || (() => {});
     this.onLag = onLag || (() => {});
+    this.onNote = onNote || (() => {});
+    this.transcode = false; // asked the server for H.264 made from the camera's codec
     this.sink = new MseSink(video);
     this.sink.onAppended = () => this._keepUp();
     this.sink.onError = (message) => this.onStatus("error", message);
@@ -48,7 +50,10 @@ export class LiveView {
 
   _connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const query = this.stream === "sub" ? "?stream=sub" : "";
+    const params = new URLSearchParams();
+    if (this.stream === "sub") params.set("stream", "sub");
+    if (this.transcode) params.set("transcode", "h264");
+    const query = params.toString() ? `?${params}` : "";
     const url = `${scheme}://${location.host}/api/cameras/${encodeURIComponent(this.camera)}/live${query}`;
     const socket = new WebSocket(url);
     socket.binaryType = "arraybuffer";
@@ -72,7 +77,19 @@ export class LiveView {
       const message = JSON.parse(data);
       if (message.mime) {
         this.retry = 1;
+        if (!mseSupported(message.mime) && !this.transcode) {
+          // e.g. H.265 in Chromium: ask for the same stream as H.264
+          this.transcode = true;
+          this.onNote(`This browser cannot play ${message.mime.split('"')[1] || message.mime}; nvr converts it to H.264.`);
+          const old = this.socket;
+          this.socket = null;
+          old.close();
+          this._connect();
+          return;
+        }
         if (this.sink.start(message.mime)) this.onStatus("online", null);
+      } else if (message.transcoded) {
+        this.onNote(`Converted from ${String(message.from).toUpperCase()} to H.264 for this browser (smaller picture).`);
       } else if (message.status) {
         this.onStatus(message.status, message.error);
       }
