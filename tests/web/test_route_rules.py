@@ -40,6 +40,8 @@ EXPECTED = {
     ("POST", "/api/me/password"): "user",
     ("GET", "/api/audit"): "admin",
     ("WEBSOCKET", "/api/cameras/{name}/live"): "user",
+    ("WEBSOCKET", "/api/cameras/{name}/playback"): "user",
+    ("GET", "/api/cameras/{name}/export.mp4"): "user",
 }
 # FastAPI's own route: no dependency, but behind the guard like every route.
 GUARD_ONLY = {("GET", "/api/openapi.json"): "user"}

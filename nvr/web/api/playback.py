@@ -1,0 +1,131 @@
+"""``WebSocket /api/cameras/{name}/playback?start=<ISO>``: recorded video for the
+browser's MediaSource (see ``nvr.playback.stream`` for the messages both ways).
+
+Close codes: 4400 for a missing or bad ``start`` (the reason says what is wrong),
+4404 for a camera that does not exist or is not the viewer's (the handshake is
+accepted first, so the browser sees the code), 1000 after ``{"end": true}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketState
+
+from nvr.auth import audit
+from nvr.auth.principal import Principal
+from nvr.db.models import Segment
+from nvr.playback.stream import PlaybackStream, SegmentRef
+from nvr.recording.index import SegmentIndex
+from nvr.web.api.deps import ServicesDep, UserDep
+from nvr.web.api.recordings import parse_time
+from nvr.web.files import resolve_under
+from nvr.web.services import Services
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+BAD_REQUEST = 4400
+NOT_FOUND = 4404
+PAGE = 32  # segments asked of the index at a time
+_LAST_ID = 2**62
+
+
+class IndexCatalog:
+    """The camera's segments from the index, a page at a time, paths under data_dir."""
+
+    def __init__(self, services: Services, camera: str, user: Principal,
+                 address: str | None = None) -> None:
+        self.services = services
+        self.camera = camera
+        self.user = user
+        self.address = address
+
+    async def segments(self, at_us: int, after: SegmentRef | None) -> list[SegmentRef]:
+        return await self.refs(await asyncio.to_thread(self._rows, self.services.index,
+                                                        at_us, after))
+
+    async def refs(self, rows: list[Segment]) -> list[SegmentRef]:
+        """Rows as segment refs; a path that leaves data_dir is refused (logged, audited)."""
+        refs = []
+        for row in rows:
+            path = resolve_under(self.services.data_dir, row.path)
+            if path is None:
+                await self._refused(row.path)
+                continue
+            refs.append(SegmentRef(path, row.start_us, row.end_us, row.id))
+        return refs
+
+    def _rows(self, index: SegmentIndex, at_us: int, after: SegmentRef | None
+              ) -> list[Segment]:
+        if after is not None:
+            return index.oldest(self.camera, PAGE, after=(after.start_us, after.id))
+        covering = [r for r in index.query(self.camera, at_us, at_us + 1)
+                    if r.start_us <= at_us]
+        return covering + index.oldest(self.camera, PAGE, after=(at_us, _LAST_ID))
+
+    async def _refused(self, relative: str) -> None:
+        log.warning("refused a path outside data_dir: %r (user %s from %s)", relative[:200],
+                    self.user.username, self.address)
+        await self.services.auth.record(audit.PATH_REFUSED, actor=self.user.username,
+                                        address=self.address, target=relative[:256])
+
+
+async def _controls(websocket: WebSocket, stream: PlaybackStream) -> None:
+    """The client's ``{"more": s}`` and ``{"speed": x}`` until it leaves."""
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        text = message.get("text")
+        if text is not None and not stream.control(text):
+            log.debug("playback: ignored a client message: %.100r", text)
+
+
+async def _send(websocket: WebSocket, stream: PlaybackStream) -> None:
+    async with contextlib.aclosing(stream.messages()) as messages:
+        async for message in messages:
+            if isinstance(message, bytes):
+                await websocket.send_bytes(message)
+            else:
+                await websocket.send_text(message)
+
+
+@router.websocket("/api/cameras/{name}/playback")
+async def playback(websocket: WebSocket, name: str, services: ServicesDep, user: UserDep,
+                   start: str | None = None) -> None:
+    await websocket.accept()
+    if name not in services.known_cameras() or not user.may_see(name):
+        await websocket.close(NOT_FOUND, "no such camera")
+        return
+    try:
+        start_us = parse_time(start, "start")
+    except HTTPException as exc:
+        await websocket.close(BAD_REQUEST, str(exc.detail)[:120])
+        return
+    if start_us is None:
+        await websocket.close(BAD_REQUEST, "start: required (ISO 8601)")
+        return
+    address = websocket.client.host if websocket.client else None
+    stream = PlaybackStream(IndexCatalog(services, name, user, address), start_us)
+    sender = asyncio.create_task(_send(websocket, stream), name=f"playback {name}")
+    reader = asyncio.create_task(_controls(websocket, stream), name=f"playback {name} input")
+    finished = False
+    try:
+        done, _ = await asyncio.wait({sender, reader}, return_when=asyncio.FIRST_COMPLETED)
+        finished = sender in done and sender.exception() is None
+    finally:
+        for task in (sender, reader):
+            task.cancel()
+        for task in (sender, reader):
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError,
+                                     OSError):
+                await task
+    log.debug("playback of %s for %s: %d segments, %d fragments", name, user.username,
+              stream.segments, stream.fragments)
+    if finished and websocket.application_state == WebSocketState.CONNECTED:
+        with contextlib.suppress(RuntimeError, OSError):
+            await websocket.close(1000, "end of the recordings")
+
