@@ -7,7 +7,7 @@ import argparse
 import logging
 import sys
 
-from nvr import cli_accounts
+from nvr import cli_accounts, cli_export
 from nvr.config import Config, ConfigError, load_config
 
 
@@ -41,7 +41,7 @@ def _load(path: str) -> Config | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="nvr", description="Network video recorder")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
-                        help="default: info (warning for user and token)")
+                        help="default: info (warning for user, token and export)")
     sub = parser.add_subparsers(dest="command", required=True)
     p_run = sub.add_parser("run", help="record the cameras of a config and serve the API")
     p_run.add_argument("--config", default="config.toml")
@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("sim", help="run simulated RTSP cameras (see nvr sim --help)",
                    add_help=False)
     cli_accounts.add_parsers(sub)
+    cli_export.add_parser(sub)
 
     args, rest = parser.parse_known_args(argv)
     if args.command == "sim":
@@ -62,12 +63,15 @@ def main(argv: list[str] | None = None) -> int:
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     accounts = args.command in cli_accounts.COMMANDS
-    setup_logging(args.log_level or ("warning" if accounts else "info"))
+    quiet = accounts or args.command == cli_export.COMMAND
+    setup_logging(args.log_level or ("warning" if quiet else "info"))
     config = _load(args.config)
     if config is None:
         return 2
     if accounts:
         return cli_accounts.run(args, config)
+    if args.command == cli_export.COMMAND:
+        return cli_export.run(args, config)
     if args.command == "check-config":
         print(f"{args.config}: ok ({len(config.cameras)} cameras)")
         return 0

@@ -37,9 +37,19 @@ from nvr.playback.remux import samples_of
 from nvr.playback.stream import AUDIO_NUDGE, SegmentRef
 from nvr.playback.tracks import Track
 
-__all__ = ["BLOCK", "ExportPlan", "plan_export"]
+__all__ = ["BLOCK", "MAX_RANGE_US", "ExportPlan", "plan_export", "range_problem"]
 
 BLOCK = 1 << 20  # bytes read and handed on at a time
+MAX_RANGE_US = 24 * 3600 * 1_000_000  # the longest export (its index is kept in memory)
+
+
+def range_problem(start_us: int, end_us: int) -> str | None:
+    """What is wrong with an export's range, if anything."""
+    if start_us >= end_us:
+        return "start must be before end"
+    if end_us - start_us > MAX_RANGE_US:
+        return "the range may be 24 hours at most"
+    return None
 
 
 @dataclass

@@ -13,13 +13,12 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
 from nvr.auth import audit
-from nvr.playback.export import ExportPlan, plan_export
+from nvr.playback.export import ExportPlan, plan_export, range_problem
 from nvr.web.api.deps import ServicesDep, UserDep, camera_or_404
 from nvr.web.api.playback import IndexCatalog
 from nvr.web.api.recordings import parse_time
 
 router = APIRouter()
-MAX_RANGE_US = 24 * 3600 * 1_000_000
 
 
 def export_filename(camera: str, start_us: int) -> str:
@@ -27,13 +26,6 @@ def export_filename(camera: str, start_us: int) -> str:
     Windows refuses them in file names)."""
     start = datetime.fromtimestamp(start_us // 1_000_000, UTC)
     return f"{camera}_{start.strftime('%Y-%m-%dT%H-%M-%SZ')}.mp4"
-
-
-def check_range(start_us: int, end_us: int) -> None:
-    if start_us >= end_us:
-        raise HTTPException(422, "start must be before end")
-    if end_us - start_us > MAX_RANGE_US:
-        raise HTTPException(422, "the range may be 24 hours at most")
 
 
 async def stream_plan(plan: ExportPlan) -> AsyncIterator[bytes]:
@@ -56,7 +48,9 @@ async def export(name: str, request: Request, services: ServicesDep, user: UserD
     start_us, end_us = parse_time(start, "start"), parse_time(end, "end")
     if start_us is None or end_us is None:
         raise HTTPException(422, "start and end are required")
-    check_range(start_us, end_us)
+    problem = range_problem(start_us, end_us)
+    if problem:
+        raise HTTPException(422, problem)
     address = request.client.host if request.client else None
     catalog = IndexCatalog(services, camera, user, address)
     rows = await asyncio.to_thread(services.index.query, camera, start_us, end_us)
