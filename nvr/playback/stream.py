@@ -17,12 +17,11 @@ docs/ref/api.md):
 * text ``{"end": true}`` when the recordings run out.
 
 Flow control: about :data:`INITIAL_SECONDS` of media are sent, then no fragment
-starts past the budget until the client asks: ``{"more": s}`` adds ``s`` seconds of
-viewing at the current speed (``s * max(1, speed)`` of media); ``{"speed": x}``
-sets the speed. At :data:`TRICK_SPEED` and above only keyframes go out, one per
-fragment, each lasting until the next one sent, at most :data:`TRICK_RATE` per
-second of viewing, so the media timeline keeps wall time and 64x costs about what
-real time does.
+starts past the budget until the client asks: ``{"more": s}`` allows ``s`` more
+seconds of media past what was sent; ``{"speed": x}`` sets the speed. At
+:data:`TRICK_SPEED` and above only keyframes go out, one per fragment, each
+lasting until the next one sent, at most :data:`TRICK_RATE` per second of viewing,
+so the media timeline keeps wall time and 64x costs about what real time does.
 
 Blocking work (opening and indexing a segment, reading fragments) runs in threads.
 """
@@ -49,7 +48,7 @@ INITIAL_SECONDS = 10.0
 TRICK_SPEED = 8.0
 TRICK_RATE = 4.0  # keyframes per second of viewing in trick play
 MAX_SPEED = 1024.0
-MAX_MORE = 3600.0  # seconds one "more" may ask for
+MAX_MORE = 3600.0  # seconds of media one "more" may ask for
 AUDIO_NUDGE = 0.05  # s: audio overlapping the previous segment's by less is moved later
 
 
@@ -132,8 +131,9 @@ class PlaybackStream:
         return True
 
     def more(self, seconds: float) -> None:
-        """Allow ``seconds`` more of viewing at the current speed."""
-        media = min(seconds, MAX_MORE) * max(1.0, self.speed)
+        """Allow ``seconds`` more of media past what has been sent (at speed x the
+        client asks for about x times what it wants to watch)."""
+        media = min(seconds, MAX_MORE)
         self._budget_end = max(self._budget_end, self._out.base) + round(media * VIDEO_CLOCK)
         self._wake.set()
 
