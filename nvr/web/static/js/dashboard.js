@@ -56,7 +56,7 @@ function stopLive(tile) {
 // Only tiles on screen pull video.
 const visible = new IntersectionObserver((entries) => {
   for (const entry of entries) {
-    if (document.body.classList.contains("grid-playback")) continue;
+    if (document.body.classList.contains("in-grid-playback")) continue;
     if (entry.isIntersecting) startLive(entry.target); else stopLive(entry.target);
   }
 }, { threshold: 0.01 });
@@ -91,4 +91,5 @@ if (tiles) {
     else tiles.requestFullscreen().catch(() => {});
   });
   setInterval(refreshStatuses, 5000);
+  import("./gridplayback.js").then((module) => module.setup(tiles, { startLive, stopLive }));
 }

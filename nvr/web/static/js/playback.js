@@ -10,7 +10,7 @@ import { Timeline } from "./timeline.js";
 const AHEAD = 10; // seconds of media the player wants buffered (at 1x)
 const MAX_RATE = 16; // what browsers allow for playbackRate
 
-class PlaybackSession {
+export class PlaybackSession {
   constructor(video, camera, startMs, { onEnd, onError }) {
     this.video = video;
     this.camera = camera;
