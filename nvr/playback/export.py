@@ -28,12 +28,12 @@ from __future__ import annotations
 import os
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 
 from nvr.feed import VIDEO_CLOCK
 from nvr.playback.mp4 import SampleTable, movie, to_movie
-from nvr.playback.reader import Sample, SegmentFile, open_segment
-from nvr.playback.remux import samples_of
+from nvr.playback.reader import Run, SegmentFile, open_segment
 from nvr.playback.stream import AUDIO_NUDGE, SegmentRef
 from nvr.playback.tracks import Track
 
@@ -115,44 +115,46 @@ class _Builder:
         video = seg.video
         if video is None or video.params is None:
             return
-        first_segment = self.video is None
         rel = (self.start_us - ref.start_us) * VIDEO_CLOCK // 1_000_000
-        begin = seg.keyframe_at_or_before(rel if first_segment else 0)
+        begin = seg.keyframe_at_or_before(rel if self.video is None else 0)
         if begin is None:
             return
-        limit = (self.end_us - ref.start_us) * VIDEO_CLOCK  # shown before end: pts * 1e6 < it
-        chosen = [(i, s) for i, k, s in seg.video_samples() if (i, k) >= begin]
-        last = max((n for n, (_, s) in enumerate(chosen)
-                    if s.presentation_time * 1_000_000 < limit), default=-1)
-        if last < 0:
+        # shown before end: pts * 1e6 < limit; a segment ending by then is taken whole
+        limit = None if ref.end_us <= self.end_us else (
+            (self.end_us - ref.start_us) * VIDEO_CLOCK)
+        slices = _video_slices(seg, video.track_id, begin, limit)
+        if not slices:
             return
-        chosen = chosen[: last + 1]
+        _, run, lo, _ = slices[0]
+        key_decode = run.decode_time + sum(run.durations[:lo])
+        key_shown = key_decode + run.composition_offsets[lo]
         if self.video is None:
             self.video = SampleTable(video, VIDEO_CLOCK)
-            key = chosen[0][1]
-            self.first_us = ref.start_us + key.presentation_time * 1_000_000 // VIDEO_CLOCK
+            self.first_us = ref.start_us + key_shown * 1_000_000 // VIDEO_CLOCK
         table = self.video
-        offset = self.base - chosen[0][1].decode_time
+        offset = self.base - key_decode  # segment decode time → output decode time
         if self.shown_from is None:
-            self.shown_from = chosen[0][1].presentation_time + offset
-            self.audio_end = -1  # set with the audio track's rate below
+            self.shown_from = key_shown + offset
         entry = table.entry(video.entry)
         audio = seg.audio
         audio_entry = self._audio_entry(audio)
         file_index = len(self.files)
         self.files.append(ref.path)
-        by_fragment: dict[int, list[Sample]] = {}
-        for i, s in chosen:
-            by_fragment.setdefault(i, []).append(s)
-        for i, samples in by_fragment.items():
-            for s in samples:
-                table.add(s.duration, s.size, s.composition_offset, s.keyframe)
-                if s.presentation_time * 1_000_000 < limit:
-                    self.shown_to = max(self.shown_to, s.presentation_time + offset + s.duration)
-            self._chunks(file_index, samples, 0, entry)
-            if audio is not None and audio_entry:
-                self._add_audio(seg, i, audio.track_id, offset, ref, file_index, audio_entry)
-        self.base = chosen[-1][1].decode_time + chosen[-1][1].duration + offset
+        done: set[int] = set()
+        for index, run, lo, hi in slices:
+            table.add_many(run.durations[lo:hi], run.sizes[lo:hi],
+                           run.composition_offsets[lo:hi], run.keyframes[lo:hi])
+            self._chunk(table, file_index, run.offset + sum(run.sizes[:lo]),
+                        sum(run.sizes[lo:hi]), hi - lo, 0, entry)
+            shown = _shown_end(run, lo, hi, limit)
+            if shown is not None:
+                self.shown_to = max(self.shown_to, shown + offset)
+            if audio is not None and audio_entry and index not in done:
+                done.add(index)
+                for audio_run in seg.fragments[index].track(audio.track_id):
+                    self._add_audio(audio_run, offset, ref, file_index, audio_entry)
+        _, run, _, hi = slices[-1]
+        self.base = run.decode_time + sum(run.durations[:hi]) + offset
 
     def _audio_entry(self, audio: Track | None) -> int:
         if audio is None or audio.params is None:
@@ -163,43 +165,40 @@ class _Builder:
             return 0  # another sample rate cannot share the track
         return self.audio.entry(audio.entry)
 
-    def _add_audio(self, seg: SegmentFile, index: int, track_id: int, offset: int,
-                   ref: SegmentRef, file_index: int, entry: int) -> None:
+    def _add_audio(self, run: Run, offset: int, ref: SegmentRef, file_index: int,
+                   entry: int) -> None:
+        """The run's audio from the end of the audio so far (overlaps of up to
+        AUDIO_NUDGE moved later, more dropped) to the end of the range."""
         table = self.audio
         assert table is not None and self.shown_from is not None
         rate = table.timescale
-        if self.audio_end < 0:
-            self.audio_end = self.shown_from * rate // VIDEO_CLOCK
+        if self.audio_first is None and not len(table.sizes):
+            self.audio_end = self.shown_from * rate // VIDEO_CLOCK  # audio from the first frame
         shift = round(offset * rate / VIDEO_CLOCK)
         floor = self.audio_end - round(AUDIO_NUDGE * rate)
-        limit = (self.end_us - ref.start_us) * rate
-        samples = [s for s in samples_of(seg.fragments[index], track_id)
-                   if s.decode_time + shift >= floor and s.decode_time * 1_000_000 < limit]
-        if not samples:
+        lo, time = 0, run.decode_time
+        while lo < len(run) and time + shift < floor:
+            time += run.durations[lo]
+            lo += 1
+        hi = len(run)
+        if ref.end_us > self.end_us:  # started before end: time * 1e6 < limit
+            limit = (self.end_us - ref.start_us) * rate
+            cut, at = lo, time
+            while cut < hi and at * 1_000_000 < limit:
+                at += run.durations[cut]
+                cut += 1
+            hi = cut
+        if lo >= hi:
             return
-        time = max(samples[0].decode_time + shift, self.audio_end)
+        start = max(time + shift, self.audio_end)
         if self.audio_first is None:
-            self.audio_first = time
-        elif len(table.sizes):
-            table.set_last_duration(max(1, time - self.audio_end + table.stts_deltas[-1]))
-        for s in samples:
-            table.add(s.duration, s.size)
-        self.audio_end = time + sum(s.duration for s in samples)
-        self._chunks(file_index, samples, 1, entry)
-
-    def _chunks(self, file_index: int, samples: list[Sample], track: int, entry: int) -> None:
-        """Runs of samples adjacent in the file become chunks."""
-        table = self.video if track == 0 else self.audio
-        assert table is not None
-        start = samples[0].offset
-        end, count = start, 0
-        for s in samples:
-            if s.offset != end:
-                self._chunk(table, file_index, start, end - start, count, track, entry)
-                start, end, count = s.offset, s.offset, 0
-            end += s.size
-            count += 1
-        self._chunk(table, file_index, start, end - start, count, track, entry)
+            self.audio_first = start
+        else:  # the sample before lasts until this one starts
+            table.set_last_duration(max(1, start - self.audio_end + table.stts_deltas[-1]))
+        table.add_many(run.durations[lo:hi], run.sizes[lo:hi])
+        self.audio_end = start + sum(run.durations[lo:hi])
+        self._chunk(table, file_index, run.offset + sum(run.sizes[:lo]),
+                    sum(run.sizes[lo:hi]), hi - lo, 1, entry)
 
     def _chunk(self, table: SampleTable, file_index: int, offset: int, size: int, count: int,
                track: int, entry: int) -> None:
@@ -224,6 +223,50 @@ class _Builder:
         size = len(head) + sum(size for _, size in self.chunk_tracks)
         return ExportPlan(head, self.files, self.chunks, size, shown / VIDEO_CLOCK,
                           self.first_us, len(self.files))
+
+
+def _presentation(run: Run) -> list[int]:
+    """The run's presentation times (decode time + composition offset), decode order."""
+    decode = accumulate(run.durations[:-1], initial=run.decode_time)
+    return [d + c for d, c in zip(decode, run.composition_offsets, strict=True)]
+
+
+def _video_slices(seg: SegmentFile, track_id: int, begin: tuple[int, int], limit: int | None
+                  ) -> list[tuple[int, Run, int, int]]:
+    """(fragment index, run, first, end) of the video samples to take: from the keyframe
+    ``begin`` on; with a ``limit``, up to the last one shown before it (decode order, so
+    the frames it references come along)."""
+    slices = []
+    skip = begin[1]
+    for index in range(begin[0], len(seg.fragments)):
+        for run in seg.fragments[index].track(track_id):
+            lo = min(skip, len(run))
+            skip -= lo
+            if lo < len(run):
+                slices.append((index, run, lo, len(run)))
+    if limit is None:
+        return slices
+    last = None
+    for n, (_, run, lo, hi) in enumerate(slices):
+        shown = _presentation(run)
+        for k in range(lo, hi):
+            if shown[k] * 1_000_000 < limit:
+                last = (n, k)
+    if last is None:
+        return []
+    n, k = last
+    index, run, lo, _ = slices[n]
+    return [*slices[:n], (index, run, lo, k + 1)]
+
+
+def _shown_end(run: Run, lo: int, hi: int, limit: int | None) -> int | None:
+    """When the last of the run's samples [lo, hi) shown (before ``limit``) ends."""
+    if limit is None and not any(run.composition_offsets[lo:hi]):
+        return run.decode_time + sum(run.durations[:hi])
+    shown = _presentation(run)
+    ends = [shown[k] + run.durations[k] for k in range(lo, hi)
+            if limit is None or shown[k] * 1_000_000 < limit]
+    return max(ends, default=None)
 
 
 def plan_export(refs: Sequence[SegmentRef], start_us: int, end_us: int) -> ExportPlan | None:

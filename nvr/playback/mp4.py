@@ -16,6 +16,7 @@ import sys
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import groupby
 
 from nvr.fmp4.boxes import box, full_box, u16, u32, u64
 from nvr.playback.tracks import Track
@@ -54,7 +55,7 @@ class SampleTable:
     stts_deltas: array = field(default_factory=lambda: array("I"))  # type: ignore[type-arg]
     ctts_counts: array = field(default_factory=lambda: array("I"))  # type: ignore[type-arg]
     ctts_offsets: array = field(default_factory=lambda: array("i"))  # type: ignore[type-arg]
-    sync: array = field(default_factory=lambda: array("I"))  # type: ignore[type-arg]
+    sync: array | None = None  # type: ignore[type-arg]  # 1-based; None: every sample
     chunk_samples: array = field(default_factory=lambda: array("I"))  # type: ignore[type-arg]
     chunk_entries: array = field(default_factory=lambda: array("I"))  # type: ignore[type-arg]
     chunk_offsets: list[int] = field(default_factory=list)  # filled in by movie()
@@ -67,22 +68,26 @@ class SampleTable:
             self.entries.append(sample_entry)
         return self.entries.index(sample_entry) + 1
 
-    def add(self, duration: int, size: int, offset: int = 0, key: bool = True) -> None:
-        self.sizes.append(size)
-        if self.stts_deltas and self.stts_deltas[-1] == duration:
-            self.stts_counts[-1] += 1
+    def add_many(self, durations: Sequence[int], sizes: Sequence[int],
+                 offsets: Sequence[int] | None = None, keys: Sequence[bool] | None = None
+                 ) -> None:
+        """Samples in bulk (a run or part of one). ``offsets`` None: all 0 (no
+        composition offsets); ``keys`` None: all sync samples (audio)."""
+        first = len(self.sizes) + 1
+        self.sizes.extend(sizes)
+        _extend_runs(self.stts_counts, self.stts_deltas, durations)
+        if offsets is None:
+            _extend_runs(self.ctts_counts, self.ctts_offsets, (), zeros=len(sizes))
         else:
-            self.stts_counts.append(1)
-            self.stts_deltas.append(duration)
-        if self.ctts_offsets and self.ctts_offsets[-1] == offset:
-            self.ctts_counts[-1] += 1
-        else:
-            self.ctts_counts.append(1)
-            self.ctts_offsets.append(offset)
-        self.min_offset = min(self.min_offset, offset)
-        if key:
-            self.sync.append(len(self.sizes))
-        self.duration += duration
+            _extend_runs(self.ctts_counts, self.ctts_offsets, offsets)
+            self.min_offset = min(self.min_offset, min(offsets, default=0))
+        if keys is not None and not all(keys):
+            if self.sync is None:  # every sample so far was a sync sample
+                self.sync = array("I", range(1, first))
+            self.sync.extend(first + i for i, key in enumerate(keys) if key)
+        elif self.sync is not None:
+            self.sync.extend(range(first, first + len(sizes)))
+        self.duration += sum(durations)
 
     def set_last_duration(self, duration: int) -> None:
         """Change the last sample's duration (audio: known once the next is placed)."""
@@ -115,7 +120,7 @@ class SampleTable:
             shifted = array("I", (o + self.shift for o in self.ctts_offsets))
             parts.append(full_box(b"ctts", 0, 0, u32(len(shifted)),
                                   _pairs(self.ctts_counts, shifted)))
-        if len(self.sync) < len(self.sizes):
+        if self.sync is not None:
             parts.append(full_box(b"stss", 0, 0, u32(len(self.sync)), _be(self.sync)))
         parts.append(full_box(b"stsz", 0, 0, u32(0), u32(len(self.sizes)), _be(self.sizes)))
         runs = array("I")
@@ -130,6 +135,18 @@ class SampleTable:
         parts.append(full_box(b"co64" if wide else b"stco", 0, 0, u32(len(offsets)),
                               _be(offsets)))
         return box(b"stbl", *parts)
+
+
+def _extend_runs(counts: array, values: array, column: Sequence[int],  # type: ignore[type-arg]
+                 zeros: int = 0) -> None:
+    """Run-length encode ``column`` (or ``zeros`` zeros) onto (counts, values)."""
+    groups = ((0, zeros),) if zeros else ((v, len(list(g))) for v, g in groupby(column))
+    for value, count in groups:
+        if values and values[-1] == value:
+            counts[-1] += count
+        else:
+            counts.append(count)
+            values.append(value)
 
 
 def to_movie(ticks: int, timescale: int) -> int:

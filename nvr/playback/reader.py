@@ -18,7 +18,6 @@ Blocking: call from a worker thread.
 
 from __future__ import annotations
 
-import bisect
 import os
 import struct
 from dataclasses import dataclass
@@ -168,12 +167,22 @@ class SegmentFile:
         """(fragment index, video sample index in it) of the last video keyframe presented
         at or before ``time`` (video timescale, relative to the segment), else the first
         keyframe; None without any."""
-        keys = [(s.presentation_time, i, k) for i, k, s in self.video_samples() if s.keyframe]
-        if not keys:
+        video = self.video
+        if video is None:
             return None
-        at = bisect.bisect_right([t for t, _, _ in keys], time) - 1
-        _, frag, index = keys[max(at, 0)]
-        return frag, index
+        found: tuple[int, int] | None = None
+        for i, frag in enumerate(self.fragments):
+            before = 0  # video samples of this fragment in the runs before
+            for run in frag.track(video.track_id):
+                for k in (k for k, key in enumerate(run.keyframes) if key):
+                    shown = (run.decode_time + sum(run.durations[:k])
+                             + run.composition_offsets[k])
+                    if found is None or shown <= time:
+                        found = (i, before + k)
+                    if shown > time:
+                        return found
+                before += len(run)
+        return found
 
     def read(self, offset: int, size: int) -> bytes:
         """``size`` bytes at ``offset`` (short only at the end of the file)."""
@@ -359,12 +368,10 @@ def _parse_trun(payload: bytes, track_id: int, time: int, base: int, data: int,
         pos += 4
     fields = [(bit, code) for bit, code in ((0x100, "I"), (0x200, "I"), (0x400, "I"),
                                             (0x800, "i" if version else "I")) if flags & bit]
-    row = struct.Struct(">" + "".join(code for _, code in fields))
-    count = min(count, (len(payload) - pos) // row.size if row.size else _MAX_SAMPLES)
-    columns: dict[int, list[int]] = {bit: [] for bit, _ in fields}
-    for values in row.iter_unpack(payload[pos : pos + row.size * count]) if row.size else ():
-        for (bit, _), value in zip(fields, values, strict=True):
-            columns[bit].append(value)
+    width = 4 * len(fields)
+    count = min(count, (len(payload) - pos) // width if width else _MAX_SAMPLES)
+    values = struct.unpack_from(">" + "".join(code for _, code in fields) * count, payload, pos)
+    columns = {bit: list(values[n :: len(fields)]) for n, (bit, _) in enumerate(fields)}
     durations = columns.get(0x100) or [defaults.duration] * count
     sizes = columns.get(0x200) or [defaults.size] * count
     sample_flags = columns.get(0x400) or [defaults.flags] * count
