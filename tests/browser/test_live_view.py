@@ -62,14 +62,30 @@ async def test_camera_page_live_stays_near_the_live_edge(site, browse):
     await expect(page.get_by_role("heading", name="front")).to_be_visible()
     await _plays(page, "#video")
     worst = 0.0
-    for _ in range(20):  # 10 s of watching
+    for _ in range(60):  # 30 s of watching
         state = await _video(page, "#video")
         worst = max(worst, state["end"] - state["t"])
         await asyncio.sleep(0.5)
     assert worst < 1.0, f"fell {worst:.2f} s behind the newest frame"
     await expect(page.locator("#lag")).to_contain_text("behind live")
     await page.screenshot(path=SCREENSHOTS / "camera-desktop.png")
+    sound = page.get_by_role("button", name="Sound off")
+    await sound.click()
+    await expect(page.get_by_role("button", name="Sound on")).to_have_attribute(
+        "aria-pressed", "true")
+    assert await page.evaluate("() => document.querySelector('#video').muted") is False
     assert problems(console) == []
+
+
+async def test_account_page(site, browse):
+    for name, options in (("desktop", {}), ("phone", PHONE)):
+        page, console = await browse(**options)
+        await page.goto("/account")
+        await sign_in(page, "maria", site.password("maria"))
+        await expect(page.get_by_role("heading", name="Signed in as maria")).to_be_visible()
+        await expect(page.get_by_text("front", exact=False).first).to_be_visible()
+        await page.screenshot(path=SCREENSHOTS / f"account-{name}.png", full_page=True)
+        assert problems(console) == []
 
 
 async def test_a_viewer_cannot_open_another_camera(site, browse):
