@@ -4,8 +4,10 @@ Reads the segment index and the files straight from the database and ``data_dir`
 of the config (no running server needed) and writes the same MP4 as
 ``GET /api/cameras/{name}/export.mp4`` (``nvr.playback.export``): from the keyframe
 at or before ``--start`` to the last frame shown before ``--end``, gaps skipped.
-The file is written as ``<output>.part`` and renamed when complete, with a
-progress bar on stderr. Audited as a download by ``cli``.
+The file is written as ``<output>.part`` (the media copied by the kernel where it
+can) and renamed when complete, so a failed or interrupted export leaves no file
+under the name asked for; like ``cp``, it is not fsynced. A progress bar goes to
+stderr. Audited as a download by ``cli``.
 
 Exit status: 0 written; 1 nothing recorded in the range, or a file or the
 database could not be read or written; 2 a bad time or range.
@@ -14,7 +16,6 @@ database could not be read or written; 2 a bad time or range.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -119,15 +120,9 @@ def run(args: argparse.Namespace, config: Config) -> int:
     output: Path = args.output
     partial = output.with_name(output.name + ".part")
     progress = Progress(plan.size)
-    written = 0
     try:
         with partial.open("wb") as out:
-            for block in plan.blocks():
-                out.write(block)
-                written += len(block)
-                progress.update(written)
-            out.flush()
-            os.fsync(out.fileno())
+            written = plan.copy_to(out.fileno(), progress.update)
         progress.update(written, final=True)
         partial.replace(output)
     except OSError as exc:

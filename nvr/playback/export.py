@@ -25,8 +25,9 @@ tables in memory (about 4–12 bytes a sample: a few MB for an hour).
 
 from __future__ import annotations
 
+import errno
 import os
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
@@ -94,6 +95,63 @@ class ExportPlan:
         finally:
             if fd >= 0:
                 os.close(fd)
+
+
+    def copy_to(self, fd: int, progress: Callable[[int], None] | None = None) -> int:
+        """Write the MP4 to a file descriptor (blocking), the media copied by the kernel
+        (``os.copy_file_range``) where it can; returns the bytes written. ``progress``
+        is told the bytes written so far now and then."""
+        copy = getattr(os, "copy_file_range", None)
+        if copy is None:
+            return self._write_blocks(fd, progress)
+        _write_all(fd, self.head)
+        written = len(self.head)
+        src, current = -1, -1
+        try:
+            for index, offset, size in self.chunks:
+                if index != current:
+                    if src >= 0:
+                        os.close(src)
+                        src = -1
+                    src = os.open(self.files[index], os.O_RDONLY | os.O_CLOEXEC)
+                    current = index
+                while size:
+                    try:
+                        done = copy(src, fd, size, offset)
+                    except OSError as exc:
+                        if written == len(self.head) and exc.errno in _NO_COPY_RANGE:
+                            os.lseek(fd, -written, os.SEEK_CUR)  # start over, by hand
+                            return self._write_blocks(fd, progress)
+                        raise
+                    if done <= 0:
+                        raise OSError(f"{self.files[index]}: changed while exporting")
+                    offset += done
+                    size -= done
+                    written += done
+                if progress is not None:
+                    progress(written)
+        finally:
+            if src >= 0:
+                os.close(src)
+        return written
+
+    def _write_blocks(self, fd: int, progress: Callable[[int], None] | None) -> int:
+        written = 0
+        for block in self.blocks():
+            _write_all(fd, block)
+            written += len(block)
+            if progress is not None:
+                progress(written)
+        return written
+
+
+_NO_COPY_RANGE = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP}
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 class _Builder:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -116,3 +118,21 @@ def test_a_file_changed_after_planning_stops_the_copy(library, tmp_path):
     with pytest.raises(OSError, match="changed while exporting"):
         for _ in plan.blocks():
             pass
+
+
+@pytest.mark.parametrize("kernel", ["copy_file_range", "refused", "missing"])
+def test_copy_to_a_file_writes_the_same_bytes(library, tmp_path, monkeypatch, kernel):
+    plan = plan_export(library.refs, at(3.5), at(20))
+    assert plan is not None
+    if kernel == "refused":
+        def refuse(*_: object) -> int:
+            raise OSError(errno.EXDEV, "cross-device")
+        monkeypatch.setattr(os, "copy_file_range", refuse)
+    elif kernel == "missing":
+        monkeypatch.delattr(os, "copy_file_range", raising=False)
+    seen: list[int] = []
+    path = tmp_path / "copy.mp4"
+    with path.open("wb") as out:
+        written = plan.copy_to(out.fileno(), seen.append)
+    assert written == plan.size == path.stat().st_size and seen[-1] == plan.size
+    assert path.read_bytes() == b"".join(plan.blocks())
