@@ -261,7 +261,7 @@ class Nvr:
         services = Services(
             data_dir=self.data_dir, index=self.index, auth=self.auth,
             registry=self.registry, configured=[c.name for c in self.config.cameras],
-            tls=server_cfg.tls)
+            tls=server_cfg.tls, config=self.config, clock=self.clock)
         server = self.http = _QuietServer(uvicorn.Config(
             create_app(services), host=server_cfg.http_host,
             port=server_cfg.http_port, log_level="warning", access_log=False,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nvr.auth.authenticator import Authenticator
+from nvr.clock import SYSTEM_CLOCK, Clock
+from nvr.config import Config
 from nvr.recording.index import SegmentIndex
 from nvr.registry import FeedRegistry
 
@@ -18,6 +21,9 @@ class Services:
     registry: FeedRegistry = field(default_factory=FeedRegistry)
     configured: list[str] = field(default_factory=list)  # every camera name, in config order
     tls: bool = False  # served over HTTPS: cookies get Secure, answers HSTS
+    config: Config | None = None  # the running config (retention shown, problems listed)
+    clock: Clock = SYSTEM_CLOCK  # "now" for timelines
+    started: float = field(default_factory=time.time)  # when nvr started serving (epoch s)
 
     def known_cameras(self) -> list[str]:
         return self.configured
