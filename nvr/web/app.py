@@ -17,7 +17,9 @@ from fastapi.staticfiles import StaticFiles
 from nvr import __version__
 from nvr.web.api import audit, cameras, live, me, recordings, tokens, users
 from nvr.web.api import export as export_api
+from nvr.web.api import images as image_api
 from nvr.web.api import playback as playback_api
+from nvr.web.api import timeline as timeline_api
 from nvr.web.api.deps import PublicDep
 from nvr.web.guard import Guard
 from nvr.web.pages import cameras as camera_pages
@@ -60,6 +62,8 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(playback_api.router)
     app.include_router(export_api.router)
+    app.include_router(timeline_api.router)
+    app.include_router(image_api.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(Guard)
     app.add_middleware(SecurityHeaders, hsts=services.tls)

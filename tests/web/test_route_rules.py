@@ -42,6 +42,9 @@ EXPECTED = {
     ("WEBSOCKET", "/api/cameras/{name}/live"): "user",
     ("WEBSOCKET", "/api/cameras/{name}/playback"): "user",
     ("GET", "/api/cameras/{name}/export.mp4"): "user",
+    ("GET", "/api/cameras/{name}/timeline"): "user",
+    ("GET", "/api/cameras/{name}/snapshot.jpg"): "user",
+    ("GET", "/api/cameras/{name}/frame.jpg"): "user",
 }
 # FastAPI's own route: no dependency, but behind the guard like every route.
 GUARD_ONLY = {("GET", "/api/openapi.json"): "user"}
