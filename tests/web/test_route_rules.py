@@ -45,6 +45,10 @@ EXPECTED = {
     ("GET", "/api/cameras/{name}/timeline"): "user",
     ("GET", "/api/cameras/{name}/snapshot.jpg"): "user",
     ("GET", "/api/cameras/{name}/frame.jpg"): "user",
+    ("GET", "/api/system"): "admin",
+    ("GET", "/recordings"): "user",
+    ("GET", "/recordings/{name}"): "user",
+    ("GET", "/system"): "admin",
 }
 # FastAPI's own route: no dependency, but behind the guard like every route.
 GUARD_ONLY = {("GET", "/api/openapi.json"): "user"}

@@ -1,0 +1,68 @@
+"""What is valid but worth a second look in a config: one line per problem.
+
+A config that loads can still surprise: a camera left disabled, nothing that
+limits how much is recorded, passwords sent over plain HTTP. The System page
+lists these (``nvr.web.system``); none of them stops nvr.
+"""
+
+from __future__ import annotations
+
+from nvr.config.model import Config
+
+__all__ = ["config_problems", "size_text"]
+
+_LOCAL_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
+def size_text(n: float | None) -> str:
+    """Bytes for people, in the config's decimal units: ``1.5 GB``, ``820 MB``."""
+    if n is None:
+        return "—"
+    value = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(value) < 1000 or unit == "TB":
+            if unit == "B":
+                return f"{int(value)} B"
+            return f"{value:.1f} {unit}" if abs(value) < 100 else f"{value:.0f} {unit}"
+        value /= 1000
+    return f"{value:.0f} PB"  # pragma: no cover - the loop returns at TB
+
+
+def config_problems(config: Config) -> list[str]:
+    """The config's warnings, most important first; empty when nothing stands out."""
+    out: list[str] = []
+    rec = config.recording
+    server = config.server
+    if server.http_host not in _LOCAL_HOSTS and not server.tls:
+        out.append(f"server: served over plain HTTP on {server.http}: passwords and video "
+                   "cross the network unencrypted; set tls_cert and tls_key, or put nvr "
+                   "behind a reverse proxy with HTTPS")
+    if rec.retain_days is None and rec.max_bytes is None:
+        if rec.min_free == 0:
+            out.append("recording: no retain_days, no max_bytes and min_free = 0: recordings "
+                       "are never deleted and will fill the disk")
+        else:
+            out.append("recording: no retain_days and no max_bytes: recordings are deleted "
+                       f"only when the disk is down to min_free ({size_text(rec.min_free)})")
+    elif rec.min_free == 0:
+        out.append("recording: min_free = 0: nothing keeps the disk from filling up if "
+                   "other files grow")
+    if not config.cameras:
+        out.append("cameras: none configured; add [[cameras]] to record")
+    for cam in config.cameras:
+        if not cam.enabled:
+            out.append(f"camera {cam.name}: disabled (enabled = false): not connected, "
+                       "not recorded")
+            continue
+        if cam.record == "off":
+            out.append(f'camera {cam.name}: record = "off": live view only, nothing is '
+                       "recorded")
+        if cam.max_bytes is not None and rec.max_bytes is not None and (
+                cam.max_bytes > rec.max_bytes):
+            out.append(f"camera {cam.name}: max_bytes ({size_text(cam.max_bytes)}) is above "
+                       f"recording.max_bytes ({size_text(rec.max_bytes)}), which caps all "
+                       "cameras together")
+    if config.sim.cameras:
+        out.append(f"sim: {config.sim.cameras} simulated camera"
+                   f"{'s' if config.sim.cameras != 1 else ''} running (for testing)")
+    return out
