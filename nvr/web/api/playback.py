@@ -62,9 +62,9 @@ class IndexCatalog:
               ) -> list[Segment]:
         if after is not None:
             return index.oldest(self.camera, PAGE, after=(after.start_us, after.id))
-        covering = [r for r in index.query(self.camera, at_us, at_us + 1)
-                    if r.start_us <= at_us]
-        return covering + index.oldest(self.camera, PAGE, after=(at_us, _LAST_ID))
+        playing = index.at(self.camera, at_us)  # the segment at that time, if any
+        later = index.oldest(self.camera, PAGE, after=(at_us, _LAST_ID))
+        return ([playing] if playing is not None else []) + later
 
     async def _refused(self, relative: str) -> None:
         log.warning("refused a path outside data_dir: %r (user %s from %s)", relative[:200],
