@@ -32,14 +32,16 @@ import asyncio
 import json
 import logging
 import math
-from collections.abc import AsyncGenerator, AsyncIterator
+import struct
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from nvr.feed import VIDEO_CLOCK
-from nvr.playback.reader import Fragment, SegmentFile, open_segment
-from nvr.playback.remux import Piece, rebuild, retime, samples_of
+from nvr.fmp4.fragment import Sample as OutSample
+from nvr.fmp4.fragment import TrackRun, fragment
+from nvr.playback.reader import Fragment, Sample, SegmentFile, open_segment
 from nvr.playback.tracks import video_only_init
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,74 @@ def _open(path: Path) -> SegmentFile | None:
     except OSError as exc:  # deleted by retention meanwhile, unreadable
         log.info("playback: skipping %s: %s", path, exc)
         return None
+
+
+# -- recorded fragments onto the media timeline ---------------------------------------
+# A recorded fragment (offsets relative to its own moof) is sent on as it is with two
+# fields changed: the mfhd sequence number and each track's tfdt (retime). When part of
+# it must go (a start at a keyframe inside it, audio overlapping the previous segment's,
+# a fragment cut short by a crash) or it cannot be patched, it is rebuilt from the
+# samples that stay with nvr.fmp4.fragment (rebuild).
+
+_U32 = struct.Struct(">I")
+_U64 = struct.Struct(">Q")
+
+
+def retime(data: bytes, frag: Fragment, sequence: int, decode_times: dict[int, int]
+           ) -> bytes | None:
+    """The fragment's bytes with a new sequence number and, per track, a new decode time
+    of its first sample; None when it cannot be patched (then :func:`rebuild`)."""
+    if not frag.patchable or frag.sequence_at is None or frag.tfdt_at is None:
+        return None
+    if set(decode_times) != set(frag.tfdt_at):
+        return None
+    out = bytearray(data)
+    _U32.pack_into(out, frag.sequence_at, sequence)
+    for track_id, (position, width) in frag.tfdt_at.items():
+        value = decode_times[track_id]
+        if value < 0 or (width == 4 and value > 0xFFFFFFFF):
+            return None
+        (_U64 if width == 8 else _U32).pack_into(out, position, value)
+    return bytes(out)
+
+
+def samples_of(frag: Fragment, track_id: int) -> list[Sample]:
+    """The track's samples in the fragment, in decode order."""
+    return [s for run in frag.track(track_id) for s in run.samples()]
+
+
+class Piece:
+    """Samples of one track for a rebuilt fragment, with where their bytes are."""
+
+    __slots__ = ("decode_time", "samples", "track_id")
+
+    def __init__(self, track_id: int, decode_time: int, samples: Sequence[Sample]) -> None:
+        self.track_id = track_id
+        self.decode_time = decode_time  # the new decode time of the first sample
+        self.samples = samples
+
+
+def rebuild(sequence: int, pieces: Sequence[Piece], data: bytes, data_offset: int,
+            durations: dict[int, list[int]] | None = None,
+            key_only: bool = False) -> bytes | None:
+    """A new fragment from the pieces' samples; their bytes are read from ``data``, which
+    holds the file from ``data_offset`` on. ``durations`` replaces a track's sample
+    durations (trick play stretches them); ``key_only`` makes every video sample a sync
+    sample shown at its decode time. None when nothing is left."""
+    runs = []
+    for piece in pieces:
+        if not piece.samples:
+            continue
+        new = (durations or {}).get(piece.track_id)
+        samples, payloads = [], []
+        for i, s in enumerate(piece.samples):
+            start = s.offset - data_offset
+            payloads.append(data[start : start + s.size])
+            duration = new[i] if new is not None else s.duration
+            samples.append(OutSample(s.size, duration, s.keyframe or key_only,
+                                     0 if key_only else s.composition_offset))
+        runs.append(TrackRun(piece.track_id, piece.decode_time, samples, payloads))
+    return fragment(sequence, runs) if runs else None
 
 
 class _Out:

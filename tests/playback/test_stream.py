@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 
 import pytest
 from fmp4_media import decode_errors, video_frames
@@ -11,6 +12,7 @@ from messages import as_file, fragments, media_seconds, runs, spans, texts, vide
 from recorded import T0, ListCatalog, media, record, refs, session
 
 from nvr.fmp4 import codec_string
+from nvr.playback.reader import open_segment
 from nvr.playback.stream import PlaybackStream
 
 US = 1_000_000
@@ -193,3 +195,26 @@ async def test_client_messages_that_are_not_controls_are_ignored(library):
         assert stream.control(text) is False
     assert stream.speed == 1.0
     assert stream.control('{"speed": 2.5}') and stream.speed == 2.5
+
+
+async def test_a_segment_cut_short_by_a_crash_plays_up_to_the_cut(library, tmp_path):
+    refs_ = list(library.refs[:2])
+    last = tmp_path / "crashed.mp4"
+    shutil.copy(refs_[1].path, last)
+    with open_segment(last) as seg:
+        run = seg.fragments[-1].track(1)[0]
+        cut = run.offset + sum(run.sizes[:10]) + 7  # the 11th frame of the last GOP cut
+    with last.open("r+b") as f:
+        f.truncate(cut)
+    refs_[1] = refs_[1]._replace(path=last)
+    stream = PlaybackStream(ListCatalog(refs_), at(0))
+    stream.more(100)
+    viewer = Viewer(stream)
+    try:
+        messages = await viewer.settle()
+    finally:
+        await viewer.close()
+    assert texts(messages)[-1] == {"end": True}
+    path = as_file(messages, tmp_path / "played.mp4")
+    assert decode_errors(path) == ""
+    assert len(video_frames(path)) == 2 * 25 + 25 + 10  # two GOPs of the first, 1 + 10/25
