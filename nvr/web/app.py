@@ -16,7 +16,6 @@ from fastapi.staticfiles import StaticFiles
 
 from nvr import __version__
 from nvr.web.api import audit, cameras, live, me, recordings, tokens, users
-from nvr.web.api import export as export_api
 from nvr.web.api import images as image_api
 from nvr.web.api import playback as playback_api
 from nvr.web.api import system as system_api
@@ -64,7 +63,6 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(me.router)
     app.include_router(audit.router)
     app.include_router(playback_api.router)
-    app.include_router(export_api.router)
     app.include_router(timeline_api.router)
     app.include_router(image_api.router)
     app.include_router(system_api.router)

@@ -1,7 +1,9 @@
-"""``WebSocket /api/cameras/{name}/playback?start=<ISO>``: recorded video for the
-browser's MediaSource (see ``nvr.playback.stream`` for the messages both ways).
+"""Recorded video out: ``WebSocket /api/cameras/{name}/playback?start=<ISO>`` for the
+browser's MediaSource (see ``nvr.playback.stream`` for the messages both ways), and
+``GET /api/cameras/{name}/export.mp4?start=&end=``, a time range as one MP4 download
+(``nvr.playback.export``) streamed from the segment files and audited as a download.
 
-Close codes: 4400 for a missing or bad ``start`` (the reason says what is wrong),
+Playback close codes: 4400 for a missing or bad ``start`` (the reason says what is wrong),
 4404 for a camera that does not exist or is not the viewer's (the handshake is
 accepted first, so the browser sees the code), 1000 after ``{"end": true}``.
 """
@@ -11,16 +13,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
-from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import StreamingResponse
 from starlette.websockets import WebSocketState
 
 from nvr.auth import audit
 from nvr.auth.principal import Principal
 from nvr.db.models import Segment
+from nvr.playback.export import ExportPlan, plan_export, range_problem
 from nvr.playback.stream import PlaybackStream, SegmentRef
 from nvr.recording.index import SegmentIndex
-from nvr.web.api.deps import ServicesDep, UserDep
+from nvr.web.api.deps import ServicesDep, UserDep, camera_or_404
 from nvr.web.api.recordings import parse_time
 from nvr.web.files import resolve_under
 from nvr.web.services import Services
@@ -129,3 +135,49 @@ async def playback(websocket: WebSocket, name: str, services: ServicesDep, user:
         with contextlib.suppress(RuntimeError, OSError):
             await websocket.close(1000, "end of the recordings")
 
+
+def export_filename(camera: str, start_us: int) -> str:
+    """``<camera>_<start>.mp4``, the start in UTC as 2024-05-01T12-00-00Z (no colons:
+    Windows refuses them in file names)."""
+    start = datetime.fromtimestamp(start_us // 1_000_000, UTC)
+    return f"{camera}_{start.strftime('%Y-%m-%dT%H-%M-%SZ')}.mp4"
+
+
+async def stream_plan(plan: ExportPlan) -> AsyncIterator[bytes]:
+    """The MP4's blocks, each read in a worker thread."""
+    blocks = plan.blocks()
+    try:
+        while (block := await asyncio.to_thread(next, blocks, None)) is not None:
+            yield block
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(blocks.close)
+
+
+@router.get("/api/cameras/{name}/export.mp4", response_class=StreamingResponse)
+async def export(name: str, request: Request, services: ServicesDep, user: UserDep,
+                 start: str = Query(description="ISO 8601; from the keyframe at or before it"),
+                 end: str = Query(description="ISO 8601; frames shown before it")
+                 ) -> StreamingResponse:
+    camera = camera_or_404(user, services, name)
+    start_us, end_us = parse_time(start, "start"), parse_time(end, "end")
+    if start_us is None or end_us is None:
+        raise HTTPException(422, "start and end are required")
+    problem = range_problem(start_us, end_us)
+    if problem:
+        raise HTTPException(422, problem)
+    address = request.client.host if request.client else None
+    catalog = IndexCatalog(services, camera, user, address)
+    rows = await asyncio.to_thread(services.index.query, camera, start_us, end_us)
+    refs = await catalog.refs(rows)
+    plan = await asyncio.to_thread(plan_export, refs, start_us, end_us)
+    if plan is None:
+        raise HTTPException(404, "no recordings in that range")
+    await services.auth.record(audit.DOWNLOAD, actor=user.username, address=address,
+                               target=f"{camera}/export",
+                               details={"start": start, "end": end, "bytes": plan.size,
+                                        "segments": plan.segments})
+    headers = {"Content-Disposition":
+               f'attachment; filename="{export_filename(camera, start_us)}"',
+               "Content-Length": str(plan.size)}
+    return StreamingResponse(stream_plan(plan), media_type="video/mp4", headers=headers)
