@@ -15,17 +15,16 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from nvr import __version__
+from nvr.web import system as system_routes
 from nvr.web.api import audit, cameras, live, me, recordings, tokens, users
 from nvr.web.api import images as image_api
 from nvr.web.api import playback as playback_api
-from nvr.web.api import system as system_api
 from nvr.web.api import timeline as timeline_api
 from nvr.web.api.deps import PublicDep
 from nvr.web.guard import Guard
 from nvr.web.pages import cameras as camera_pages
 from nvr.web.pages import login
 from nvr.web.pages import recordings as recording_pages
-from nvr.web.pages import system as system_pages
 from nvr.web.security import SecurityHeaders
 from nvr.web.services import Services
 
@@ -65,9 +64,8 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(playback_api.router)
     app.include_router(timeline_api.router)
     app.include_router(image_api.router)
-    app.include_router(system_api.router)
     app.include_router(recording_pages.router)
-    app.include_router(system_pages.router)
+    app.include_router(system_routes.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(Guard)
     app.add_middleware(SecurityHeaders, hsts=services.tls)

@@ -1,4 +1,5 @@
-"""What the System page and ``GET /api/system`` show: one snapshot of nvr's health.
+"""``GET /system`` and ``GET /api/system`` (admins): one snapshot of nvr's health,
+as a page and as JSON.
 
 Version and uptime, the process's CPU and memory (from ``/proc/self``, or
 ``resource`` where there is no /proc), every camera's state and counters, the
@@ -8,6 +9,7 @@ touches the disk and the database: :func:`gather` runs in a thread.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import resource
 import shutil
@@ -15,12 +17,20 @@ import threading
 import time
 from dataclasses import dataclass
 
+from fastapi import APIRouter
 from pydantic import BaseModel
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
 
 from nvr import __version__
 from nvr.config.problems import config_problems, size_text
+from nvr.web.api.deps import AdminDep, ServicesDep
 from nvr.web.api.recordings import iso
+from nvr.web.pages.recordings import duration_text
+from nvr.web.pages.render import render
 from nvr.web.services import Services
+
+router = APIRouter()
 
 
 class ProcessInfo(BaseModel):
@@ -193,3 +203,35 @@ def gather(services: Services, meter: CpuMeter) -> SystemInfo:
         cameras=_cameras(services, recorded),
         problems=problems,
     )
+
+
+async def system_info(conn: HTTPConnection, services: Services) -> SystemInfo:
+    """Gathered in a thread (disk and database); the CPU meter lives with the app."""
+    meter = getattr(conn.app.state, "cpu_meter", None)
+    if meter is None:
+        meter = conn.app.state.cpu_meter = CpuMeter()
+    return await asyncio.to_thread(gather, services, meter)
+
+
+@router.get("/api/system", response_model=SystemInfo)
+async def get_system(conn: HTTPConnection, services: ServicesDep, _: AdminDep) -> SystemInfo:
+    return await system_info(conn, services)
+
+
+def uptime_text(seconds: float) -> str:
+    """``3 d 4 h``, ``5 h 12 min``, ``42 s``."""
+    s = int(seconds)
+    if s < 3600:
+        return duration_text(s)
+    days, rest = divmod(s, 86400)
+    hours, rest = divmod(rest, 3600)
+    if days:
+        return f"{days} d {hours} h"
+    return f"{hours} h {rest // 60} min"
+
+
+@router.get("/system", include_in_schema=False)
+async def system_page(request: Request, services: ServicesDep, user: AdminDep) -> Response:
+    info = await system_info(request, services)
+    return render(request, "system.html", user=user, csrf_token=user.csrf or "",
+                  section="system", info=info, size=size_text, uptime=uptime_text)
