@@ -30,8 +30,10 @@ async def site(tmp_path_factory: pytest.TempPathFactory):
     executable = _chromium()
     from playwright.async_api import async_playwright
 
+    # front has sound: trick play then switches to video only (a new init mid-stream)
     sim = SimServer(host="127.0.0.1", port=0, cameras=[
-        SimCamera(name=name, width=320, height=240, fps=10, bitrate_kbps=200, gop_seconds=1)
+        SimCamera(name=name, width=320, height=240, fps=10, bitrate_kbps=200, gop_seconds=1,
+                  audio=name == "cam1")
         for name in ("cam1", "cam2")])
     await sim.start()
     cameras = [{"name": "front", "url": sim.url("cam1")}, {"name": "back", "url": sim.url("cam2")}]

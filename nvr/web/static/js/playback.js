@@ -40,7 +40,15 @@ export class PlaybackSession {
       return;
     }
     const message = JSON.parse(data);
-    if (message.mime) this.sink.start(message.mime);
+    if (message.mime) {
+      if (this.sink.mime) {
+        // a new init (new parameters, or trick play on/off): a new MediaSource whose
+        // media time carries on; take up again where the picture was
+        this.target = this.wall ?? this.target;
+        this.positioned = false;
+      }
+      this.sink.start(message.mime);
+    }
     if (message.span) {
       this.spans.push({ media: message.span.media, wall: Date.parse(message.span.wall),
                         end: Date.parse(message.span.end) });
@@ -69,7 +77,10 @@ export class PlaybackSession {
     const at = this.mediaAt(this.target);
     if (at === null) return;
     this.positioned = true;
-    this.video.currentTime = Math.min(at, this.sink.end - 0.05);
+    const b = this.sink.buffer;
+    const first = b && b.buffered.length ? b.buffered.start(0) : 0;
+    this.video.currentTime = Math.max(first, Math.min(at, this.sink.end - 0.05));
+    this.video.playbackRate = Math.min(this.speed, MAX_RATE);
     this.video.play().catch(() => {});
   }
 
