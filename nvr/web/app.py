@@ -10,9 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nvr import __version__
 from nvr.web import system as system_routes
@@ -42,11 +44,31 @@ def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
                         status_code=422)
 
 
+TITLES = {403: "Not allowed", 404: "Not found"}
+
+
+async def _page_error(request: Request, exc: Exception) -> Response:
+    """Pages answer errors with a page; the API (and WebSockets) with short JSON."""
+    assert isinstance(exc, StarletteHTTPException)
+    if request.url.path.startswith("/api/") or request.scope["type"] != "http":
+        return await http_exception_handler(request, exc)
+    from nvr.web.pages.render import render
+
+    detail = exc.detail if isinstance(exc.detail, str) else "The request cannot be served."
+    if exc.status_code == 403:
+        detail = "This page is for administrators."
+    return render(request, "error.html", status=exc.status_code,
+                  headers=dict(exc.headers or {}),
+                  title=TITLES.get(exc.status_code, "Something went wrong"),
+                  detail=detail[:1].upper() + detail[1:] + ("" if detail.endswith(".") else "."))
+
+
 def create_app(services: Services) -> FastAPI:
     app = FastAPI(title="nvr", version=__version__, docs_url=None, redoc_url=None,
                   openapi_url="/api/openapi.json")
     app.state.services = services
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _page_error)
 
     @app.get("/healthz")
     def healthz(_: PublicDep) -> dict[str, str]:

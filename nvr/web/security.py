@@ -1,9 +1,10 @@
 """Security headers on every answer (pure ASGI, so it costs microseconds).
 
 The Content-Security-Policy allows scripts, styles and media only from this
-origin: no inline scripts, no CDN. Nothing but static files is cached: API
-answers and pages hold a user's data (the back button after logout must not
-show the last page).
+origin: no inline scripts, no CDN. Nothing but static files is cached unless the
+route says otherwise (a recorded frame's JPEG never changes): API answers and
+pages hold a user's data (the back button after logout must not show the last
+page).
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ class SecurityHeaders:
                 headers["X-Content-Type-Options"] = "nosniff"
                 headers["X-Frame-Options"] = "DENY"
                 headers["Referrer-Policy"] = "same-origin"
-                if not cacheable:
-                    headers["Cache-Control"] = "no-store"
+                if not cacheable and "cache-control" not in headers:
+                    headers["Cache-Control"] = "no-store"  # unless a route chose (images)
                 if self.hsts:
                     headers["Strict-Transport-Security"] = HSTS
             await send(message)

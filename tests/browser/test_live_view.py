@@ -92,7 +92,8 @@ async def test_a_viewer_cannot_open_another_camera(site, browse):
     page, _ = await browse()
     await page.goto("/cameras/garage")
     await sign_in(page, "maria", site.password("maria"))
-    assert "no such camera" in (await page.content())
+    await expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+    assert "No such camera." in await page.content()
 
 
 async def test_phone_layout(site, browse):

@@ -171,3 +171,12 @@ def test_audit_log_is_for_admins(site, admin):
     assert entries[0]["target"] == "kid" and "long-enough-1" not in str(entries)
     older = admin.get("/api/audit", params={"before": entries[0]["id"]}).json()
     assert all(e["id"] < entries[0]["id"] for e in older)
+
+
+def test_pages_answer_errors_with_a_page_and_the_api_with_json(site):
+    viewer = site.client(headers=basic("viewer1", PASSWORDS["viewer1"]))
+    page = viewer.get("/cameras/cam2")  # not theirs: as if it did not exist
+    assert page.status_code == 404 and "text/html" in page.headers["content-type"]
+    assert "No such camera." in page.text and "<script" not in page.text
+    api = viewer.get("/api/cameras/cam2/timeline")
+    assert api.status_code == 404 and api.json() == {"detail": "no such camera"}
