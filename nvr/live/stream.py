@@ -4,8 +4,11 @@ The messages, in order (the contract of ``GET /api/cameras/{name}/live``):
 
 1. text ``{"mime": "video/mp4; codecs=\"avc1.64001f, mp4a.40.2\""}``: the exact
    RFC 6381 type, for ``MediaSource.isTypeSupported`` and ``addSourceBuffer``;
-2. binary: the fMP4 init segment (``ftyp``+``moov``);
-3. binary: one ``moof``+``mdat`` per frame, as each frame arrives.
+2. only when the video was made by nvr from another codec (``?transcode=h264``
+   on an H.265 camera; see ``nvr.live.transcode``): text
+   ``{"transcoded": true, "from": "h265"}``, so the page can say so;
+3. binary: the fMP4 init segment (``ftyp``+``moov``);
+4. binary: one ``moof``+``mdat`` per frame, as each frame arrives.
 
 A new camera session (new codec parameters) starts again at 1. Besides those,
 text ``{"status": ..., "error": ...}`` says when the source's state changes
@@ -23,7 +26,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from nvr.feed import Feed
+from nvr.feed import CodecParams, Feed
 from nvr.fmp4.live import LiveMuxer
 
 # About 5 s of 25 fps video with audio: more behind than that is not "live".
@@ -39,9 +42,12 @@ class Status:
 
 class LiveStream:
     def __init__(self, feed: Feed, status: Callable[[], Status] | None = None,
-                 audio: bool = True, max_queue: int = MAX_QUEUE) -> None:
+                 audio: bool = True, max_queue: int = MAX_QUEUE,
+                 describe: Callable[[CodecParams], dict[str, object] | None] | None = None,
+                 ) -> None:
         self.feed = feed
         self._status = status
+        self._describe = describe  # a note on the video after its mime message, if any
         self._audio = audio
         self._max_queue = max_queue
         self.dropped = 0
@@ -64,6 +70,9 @@ class LiveStream:
                         audio = feed.audio if self._audio else None
                         muxer = LiveMuxer(au.params, audio)
                         yield json.dumps({"mime": muxer.mime})
+                        note = self._describe(au.params) if self._describe else None
+                        if note is not None:
+                            yield json.dumps(note)
                         yield muxer.init
                     if muxer is None:
                         continue
