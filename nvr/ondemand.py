@@ -1,4 +1,5 @@
-"""Run a source only while somebody consumes its feed (a camera's sub stream).
+"""Run a source only while somebody consumes its feed (a camera's sub stream, a
+transcoder for the live view).
 
 The feed's ``on_demand`` hook says when the first subscriber arrives and the
 last one leaves. The source starts at once on demand and is stopped ``linger``
@@ -18,14 +19,16 @@ IDLE_NOTE = "not pulled: nobody is watching this stream"
 
 
 class OnDemand:
-    def __init__(self, source: Source, linger: float = 10.0, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(self, source: Source, linger: float = 10.0, clock: Clock = SYSTEM_CLOCK,
+                 idle_note: str = IDLE_NOTE) -> None:
         self.source = source
         self.linger = linger
         self.clock = clock
+        self.idle_note = idle_note  # the source's last_error while nobody consumes it
         self._changed = asyncio.Event()
         self._wanted = bool(source.feed.subscribers)
         source.feed.on_demand = self._on_demand
-        source.state.fail("offline", IDLE_NOTE)
+        source.state.fail("offline", idle_note)
 
     def _on_demand(self, wanted: bool) -> None:
         self._wanted = wanted
@@ -59,4 +62,4 @@ class OnDemand:
             finally:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
-            self.source.state.fail("offline", IDLE_NOTE)
+            self.source.state.fail("offline", self.idle_note)
