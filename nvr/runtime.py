@@ -36,6 +36,7 @@ from nvr.clock import SYSTEM_CLOCK, Clock
 from nvr.config import Config
 from nvr.db.session import make_engine, make_sessionmaker, upgrade
 from nvr.feed import Feed
+from nvr.live.transcode import is_derived
 from nvr.ondemand import OnDemand
 from nvr.recording.index import SegmentIndex, SegmentInfo
 from nvr.recording.reconcile import reconcile
@@ -45,6 +46,7 @@ from nvr.registry import FeedRegistry
 from nvr.rtsp.camera import CameraClient
 from nvr.source import Source
 from nvr.supervisor import Supervisor
+from nvr.transcoders import Transcoders
 from nvr.web.app import create_app
 from nvr.web.services import Services
 
@@ -104,6 +106,8 @@ class Nvr:
         self.supervisor = Supervisor(clock)
         self.cameras: dict[str, CameraClient] = {}
         self.recorders: dict[str, Recorder] = {}
+        # live view of codecs browsers cannot play: <feed>/h264, made and run on demand
+        self.transcoders = Transcoders(self.registry, self.supervisor.start, clock=clock)
         self.index: SegmentIndex | None = None
         self.auth: Authenticator | None = None
         self.config_path = "config.toml"
@@ -179,6 +183,8 @@ class Nvr:
             self.supervisor.start(f"camera {name}", client.run, client.fail_unexpectedly)
 
     def _attach_recorder(self, feed: Feed, source: Source | None) -> None:
+        if feed.name.endswith("/sub") or is_derived(feed.name):
+            return  # sub streams and transcoded live views are never recorded
         cam = next((c for c in self.config.cameras if c.name == feed.name), None)
         if cam is None or cam.record != "continuous":
             return
@@ -261,6 +267,7 @@ class Nvr:
         services = Services(
             data_dir=self.data_dir, index=self.index, auth=self.auth,
             registry=self.registry, configured=[c.name for c in self.config.cameras],
+            transcoders=self.transcoders,
             tls=server_cfg.tls, config=self.config, clock=self.clock)
         server = self.http = _QuietServer(uvicorn.Config(
             create_app(services), host=server_cfg.http_host,

@@ -11,6 +11,7 @@ from nvr.clock import SYSTEM_CLOCK, Clock
 from nvr.config import Config
 from nvr.recording.index import SegmentIndex
 from nvr.registry import FeedRegistry
+from nvr.transcoders import Transcoders
 
 
 @dataclass
@@ -20,6 +21,7 @@ class Services:
     auth: Authenticator
     registry: FeedRegistry = field(default_factory=FeedRegistry)
     configured: list[str] = field(default_factory=list)  # every camera name, in config order
+    transcoders: Transcoders | None = None  # live view ?transcode=h264 (None: not offered)
     tls: bool = False  # served over HTTPS: cookies get Secure, answers HSTS
     config: Config | None = None  # the running config (retention shown, problems listed)
     clock: Clock = SYSTEM_CLOCK  # "now" for timelines
