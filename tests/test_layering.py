@@ -7,7 +7,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "nvr"
 APP_MODULES = ("nvr.web", "nvr.db", "nvr.config", "nvr.recording", "nvr.runtime", "nvr.cli",
-               "nvr.supervisor", "nvr.registry", "nvr.ondemand", "nvr.auth")
+               "nvr.supervisor", "nvr.registry", "nvr.ondemand", "nvr.auth",
+               "nvr.transcoders")
 # protocol and codec packages, present and planned: each must stay free of the app
 PROTOCOL_PACKAGES = ("rtsp", "rtmp", "codec", "fmp4", "sim", "live", "playback")
 # what the web layer may not reach into: the protocols' internals

@@ -80,7 +80,7 @@ export class LiveView {
         if (!mseSupported(message.mime) && !this.transcode) {
           // e.g. H.265 in Chromium: ask for the same stream as H.264
           this.transcode = true;
-          this.onNote(`This browser cannot play ${message.mime.split('"')[1] || message.mime}; nvr converts it to H.264.`);
+          this.onNote("This browser cannot play the camera's video: asking nvr for H.264…");
           const old = this.socket;
           this.socket = null;
           old.close();
@@ -89,7 +89,8 @@ export class LiveView {
         }
         if (this.sink.start(message.mime)) this.onStatus("online", null);
       } else if (message.transcoded) {
-        this.onNote(`Converted from ${String(message.from).toUpperCase()} to H.264 for this browser (smaller picture).`);
+        const from = { h265: "H.265", hevc: "H.265" }[message.from] || String(message.from).toUpperCase();
+        this.onNote(`This browser cannot play ${from}: nvr converts the live view to H.264 while you watch.`);
       } else if (message.status) {
         this.onStatus(message.status, message.error);
       }
