@@ -1,8 +1,9 @@
 """Playback in a real browser: seek on the timeline, speeds, frame steps both ways,
 segment boundaries, grid playback in step, clip download.
 
-One nvr records two simulated cameras (2 s segments) for the module; the tests
-start once about 25 s are recorded.
+One nvr records two cameras (2 s segments) for the module — ``front`` from our
+simulator (with sound), ``back`` from GStreamer's RTSP server (a camera nobody
+here wrote); the tests start once about 25 s are recorded.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from conftest import USERS, Site, _chromium, _status_is
+from gst_peer import start_gst_camera
 from nvrharness import REPO, ffprobe, running_nvr, wait_until
 from playwright.async_api import Page, expect
 from test_login_pages import problems, sign_in
@@ -32,13 +34,14 @@ async def site(tmp_path_factory: pytest.TempPathFactory):
 
     # front has sound: trick play then switches to video only (a new init mid-stream)
     sim = SimServer(host="127.0.0.1", port=0, cameras=[
-        SimCamera(name=name, width=320, height=240, fps=10, bitrate_kbps=200, gop_seconds=1,
-                  audio=name == "cam1")
-        for name in ("cam1", "cam2")])
+        SimCamera(name="cam1", width=320, height=240, fps=10, bitrate_kbps=200, gop_seconds=1,
+                  audio=True)])
     await sim.start()
-    cameras = [{"name": "front", "url": sim.url("cam1")}, {"name": "back", "url": sim.url("cam2")}]
     try:
-        async with running_nvr(tmp_path_factory.mktemp("playback"), cameras) as nvr:
+        async with start_gst_camera(fps=10) as gst, running_nvr(
+                tmp_path_factory.mktemp("playback"),
+                [{"name": "front", "url": sim.url("cam1")},
+                 {"name": "back", "url": gst.url}]) as nvr:
             for camera in ("front", "back"):
                 await wait_until(lambda c=camera: _status_is(nvr, c, "online"), 20, "online")
             started = time.time()
