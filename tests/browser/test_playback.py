@@ -140,8 +140,8 @@ async def test_speeds_and_frame_steps_both_ways(site, browse):
     await page.keyboard.press(",")
     back = await until(page, lambda s: s["t"] < forward["t"] - 0.05, what="a frame back")
     await until(page, lambda s: s["hash"] != forward["hash"], what="the previous frame shown")
-    assert abs((forward["t"] - paused["t"]) - 0.1) < 0.03  # 10 fps: one frame is 0.1 s
-    assert abs((forward["t"] - back["t"]) - 0.1) < 0.03
+    assert 0.05 < forward["t"] - paused["t"] < 0.16  # 10 fps: one frame is 0.1 s
+    assert abs((forward["t"] - back["t"]) - 0.1) < 0.01
     assert problems(console) == []
 
 

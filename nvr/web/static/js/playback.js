@@ -234,7 +234,10 @@ export function setup({ video, camera, viewer, startLive, stopLive, state, say }
   function step(direction) {
     if (state.mode === "live") seek(Date.now() - 2000);
     video.pause();
-    video.currentTime = Math.max(0, video.currentTime + direction / fps);
+    // to the middle of the neighbouring frame's slot: a time right at a frame's edge
+    // (or a float a hair short of it) would show the same picture again
+    const frame = Math.floor(video.currentTime * fps + 1e-3);
+    video.currentTime = Math.max(0, (frame + direction + 0.5) / fps);
   }
 
   function jumpSegment(direction) {
