@@ -12,21 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import av
 import pytest
 import pytest_asyncio
 from argon2 import PasswordHasher
+from conftest import DESKTOP, Console, _chromium
 from nvrharness import ADMIN_PASSWORD, REPO, free_port, running_nvr, wait_until
 from playwright.async_api import Page, expect
 from sqlalchemy import insert
+from test_login_pages import PHONE, sign_in
 
 from nvr.auth import passwords
 from nvr.db.models import Segment
@@ -37,35 +36,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 US = 1_000_000
 VIEWER = ("maria", "maria-front-only-pw")
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
-DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}}
-PHONE: dict[str, Any] = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2,
-                         "is_mobile": True, "has_touch": True}
 SIZES = {"desktop": DESKTOP, "phone": PHONE}
-
-
-@dataclass
-class Console:
-    messages: list[str] = field(default_factory=list)
-
-    def problems(self) -> list[str]:
-        return [m for m in self.messages
-                if m.startswith(("error:", "pageerror:")) or "Content Security Policy" in m]
-
-
-def _chromium() -> Path:
-    if os.access(CHROMIUM, os.X_OK):
-        return CHROMIUM
-    if os.environ.get("NVR_REQUIRE_PEERS") == "1":
-        pytest.fail(f"Chromium required (NVR_REQUIRE_PEERS=1) but {CHROMIUM} is missing")
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-
-
-async def sign_in(page: Page, username: str, password: str) -> None:
-    await page.get_by_label("Username").fill(username)
-    await page.get_by_label("Password").fill(password)
-    await page.get_by_role("button", name="Sign in").click()
 
 
 async def screenshot(page: Page, name: str) -> None:
