@@ -38,6 +38,7 @@ SNAPSHOT_TTL = 1.0
 BASIC_TTL = 60.0
 TOUCH_EVERY_US = 60_000_000
 MAX_CACHED = 10_000
+UNKNOWN_TTL = 60.0  # a cookie not found is not looked up again for this long
 MAX_CREDENTIAL = 4096  # longer cookies, tokens or Basic headers are not even looked at
 
 
@@ -78,6 +79,7 @@ class Authenticator:
         self._snapshot_at = -math.inf
         self._refreshing: asyncio.Lock | None = None
         self._sessions: dict[str, SessionInfo] = {}
+        self._unknown: dict[str, float] = {}  # cookies not in the table → when we looked
         self._seen: dict[str, int] = {}  # session → last use (µs), newer than the row's
         self._basic: dict[bytes, tuple[int, str, float]] = {}  # → user id, hash, until
         self._token_used: dict[int, int] = {}
@@ -130,8 +132,14 @@ class Authenticator:
         key = session_hash(cookie)
         info = self._sessions.get(key)
         if info is None:
+            seen = self._unknown.get(key)
+            if seen is not None and self.clock.monotonic() - seen < UNKNOWN_TTL:
+                return None  # a stale or forged cookie asked again: no query per request
             info = await asyncio.to_thread(self.sessions.get, key)
             if info is None:
+                if len(self._unknown) >= MAX_CACHED:
+                    self._unknown.clear()
+                self._unknown[key] = self.clock.monotonic()
                 return None
             if len(self._sessions) >= MAX_CACHED:
                 self._sessions.clear()

@@ -196,8 +196,7 @@ class Guard:
             if _equal(sent, principal.csrf) and _equal(cookies.get(CSRF_COOKIE), sent):
                 return None
             return _error(403, "CSRF token missing or wrong")
-        if _form_token(headers, body) is not None and _equal(_form_token(headers, body),
-                                                             principal.csrf):
+        if _equal(_form_token(headers, body), principal.csrf):
             return None
         return _error(403, "CSRF token missing or wrong")
 

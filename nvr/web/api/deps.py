@@ -8,7 +8,8 @@ checked CSRF; these check the role. ``tests/web/test_route_rules.py`` fails for
 a route without a rule.
 
 Every dependency takes an ``HTTPConnection``, not a ``Request``, so the same
-ones serve WebSocket routes (the live view) as well as HTTP routes.
+ones serve WebSocket routes (the live view) as well as HTTP routes; they are
+``async`` only so that FastAPI does not hand each to its thread pool.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from nvr.web.guard import principal_of
 from nvr.web.services import Services
 
 
-def get_services(conn: HTTPConnection) -> Services:
+async def get_services(conn: HTTPConnection) -> Services:
     """Works in HTTP and WebSocket routes alike."""
     return conn.app.state.services
 
@@ -31,21 +32,21 @@ def get_services(conn: HTTPConnection) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def require_user(conn: HTTPConnection) -> Principal:
+async def require_user(conn: HTTPConnection) -> Principal:
     principal = principal_of(conn.scope)
     if principal is None:  # the guard lets no one through without; belt and braces
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "authentication required")
     return principal
 
 
-def require_admin(conn: HTTPConnection) -> Principal:
-    principal = require_user(conn)
+async def require_admin(conn: HTTPConnection) -> Principal:
+    principal = await require_user(conn)
     if not principal.is_admin:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "admins only")
     return principal
 
 
-def public(conn: HTTPConnection) -> Principal | None:
+async def public(conn: HTTPConnection) -> Principal | None:
     """No sign-in needed; the principal when there is one."""
     return principal_of(conn.scope)
 
