@@ -10,6 +10,7 @@ is H.264 already is served as it is. Another ``transcode`` value closes 4400.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -79,4 +80,5 @@ async def live(websocket: WebSocket, name: str, services: ServicesDep, user: Use
             log.info("live viewer of %s (%s) fell behind: %d frames skipped", viewer.feed.name,
                      user.username, viewer.dropped)
     if websocket.application_state == WebSocketState.CONNECTED:
-        await websocket.close(1000, "the stream ended")
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+            await websocket.close(1000, "the stream ended")  # the viewer may be gone too

@@ -132,7 +132,7 @@ async def playback(websocket: WebSocket, name: str, services: ServicesDep, user:
     log.debug("playback of %s for %s: %d segments, %d fragments", name, user.username,
               stream.segments, stream.fragments)
     if finished and websocket.application_state == WebSocketState.CONNECTED:
-        with contextlib.suppress(RuntimeError, OSError):
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
             await websocket.close(1000, "end of the recordings")
 
 
