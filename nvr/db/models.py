@@ -140,3 +140,48 @@ class AuditEntry(Base):
     address: Mapped[str | None] = mapped_column(String(64), nullable=True)
     target: Mapped[str | None] = mapped_column(String(256), nullable=True)
     details: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Event(Base):
+    """Something that happened on a camera (motion, offline, a recording gap...).
+
+    ``end_us`` is null while the event is ongoing; ``score`` is the peak;
+    ``zones`` a JSON list of zone names; ``details`` a JSON object."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_camera_start", "camera", "start_us"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    camera: Mapped[str] = mapped_column(String(128))
+    type: Mapped[str] = mapped_column(String(32))
+    start_us: Mapped[int] = mapped_column(BigInteger)
+    end_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    zones: Mapped[str] = mapped_column(Text, default="[]")
+    snapshot_path: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    details: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class OutboxRow(Base):
+    """One webhook delivery still to make (or made, or given up): written in the
+    same transaction as the event it tells of. ``state``: pending, delivered, failed."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "state", "next_attempt_us"),
+        Index("ix_outbox_event", "event_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    target: Mapped[str] = mapped_column(String(128))
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("events.id", ondelete="CASCADE", name="fk_outbox_event"))
+    phase: Mapped[str] = mapped_column(String(8))
+    payload: Mapped[str] = mapped_column(Text)
+    idempotency_key: Mapped[str] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_us: Mapped[int] = mapped_column(BigInteger)
+    last_error: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    created_us: Mapped[int] = mapped_column(BigInteger)
+    delivered_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
