@@ -19,6 +19,7 @@ from nvr.config.recording import RecordingConfig
 from nvr.config.server import ServerConfig
 from nvr.config.sim import SimConfig
 from nvr.config.types import STRICT
+from nvr.config.webhooks import WebhookConfig
 
 __all__ = ["Config", "whole_file_problems"]
 
@@ -39,6 +40,9 @@ class Config(BaseModel):
         description="[[cameras]]; none is valid (the NVR then only serves the API).",
     )
     sim: SimConfig = Field(default_factory=SimConfig, description="[sim]")
+    webhooks: list[WebhookConfig] = Field(
+        default_factory=list, max_length=100,
+        description="[[webhooks]]: signed JSON POSTs of events (docs/ref/webhooks.md).")
 
     @model_validator(mode="after")
     def _check_unique_names(self) -> Config:
