@@ -1,0 +1,1 @@
+"""Alerts: webhook signing and the outbox worker that delivers events to webhooks."""

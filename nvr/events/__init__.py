@@ -1,0 +1,1 @@
+"""Events (motion, camera offline/online, recording gaps...) and their outbox rows."""
