@@ -13,6 +13,7 @@ Playwright never downloads a browser here: it launches ``/usr/bin/chromium``
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -68,11 +69,23 @@ def _chromium() -> Path:
     pytest.skip(reason)
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
+@contextlib.asynccontextmanager
+async def chromium_for(nvr: Any) -> AsyncIterator[Site]:
+    """Debian's Chromium, launched for the running nvr ``nvr`` (a nvrharness.RunningNvr)."""
     executable = _chromium()
     from playwright.async_api import async_playwright
 
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(executable))
+        try:
+            yield Site(str(nvr.http.base_url).rstrip("/"), browser)
+        finally:
+            await browser.close()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
+    _chromium()  # skip before starting anything when there is no browser
     sim = SimServer(host="127.0.0.1", port=0, cameras=[
         SimCamera(name="cam1", width=320, height=240, fps=10, bitrate_kbps=200)])
     await sim.start()
@@ -89,12 +102,8 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
                     "username": name, "password": password, "role": role, "cameras": visible})
                 assert answer.status_code == 201, answer.text
             await wait_until(lambda: _status_is(nvr, "front", "online"), 20, "front online")
-            async with async_playwright() as playwright:
-                browser = await playwright.chromium.launch(executable_path=str(executable))
-                try:
-                    yield Site(str(nvr.http.base_url).rstrip("/"), browser)
-                finally:
-                    await browser.close()
+            async with chromium_for(nvr) as site:
+                yield site
     finally:
         passwords.use_hasher(PasswordHasher())  # nvr's default again
         await sim.stop()

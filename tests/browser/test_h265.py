@@ -8,7 +8,7 @@ import time
 
 import pytest
 import pytest_asyncio
-from conftest import USERS, Site, _chromium, _status_is
+from conftest import USERS, _chromium, _status_is, chromium_for
 from nvrharness import REPO, running_nvr, wait_until
 from playwright.async_api import expect
 from test_login_pages import problems, sign_in
@@ -21,9 +21,7 @@ SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def site(tmp_path_factory: pytest.TempPathFactory):
-    executable = _chromium()
-    from playwright.async_api import async_playwright
-
+    _chromium()
     sim = SimServer(host="127.0.0.1", port=0, cameras=[
         SimCamera(name="cam1", codec="h265", width=320, height=240, fps=10,
                   bitrate_kbps=200, gop_seconds=1)])
@@ -32,12 +30,8 @@ async def site(tmp_path_factory: pytest.TempPathFactory):
         async with running_nvr(tmp_path_factory.mktemp("h265"),
                                [{"name": "yard", "url": sim.url("cam1")}]) as nvr:
             await wait_until(lambda: _status_is(nvr, "yard", "online"), 20, "yard online")
-            async with async_playwright() as playwright:
-                browser = await playwright.chromium.launch(executable_path=str(executable))
-                try:
-                    yield Site(str(nvr.http.base_url).rstrip("/"), browser)
-                finally:
-                    await browser.close()
+            async with chromium_for(nvr) as site:
+                yield site
     finally:
         await sim.stop()
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from conftest import USERS, Site, _chromium, _status_is
+from conftest import USERS, Site, _chromium, _status_is, chromium_for
 from gst_peer import start_gst_camera
 from nvrharness import REPO, ffprobe, running_nvr, wait_until
 from playwright.async_api import Page, expect
@@ -29,9 +29,7 @@ RECORDED = 25  # seconds recorded before the tests start
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def site(tmp_path_factory: pytest.TempPathFactory):
-    executable = _chromium()
-    from playwright.async_api import async_playwright
-
+    _chromium()
     # front has sound: trick play then switches to video only (a new init mid-stream)
     sim = SimServer(host="127.0.0.1", port=0, cameras=[
         SimCamera(name="cam1", width=320, height=240, fps=10, bitrate_kbps=200, gop_seconds=1,
@@ -46,15 +44,9 @@ async def site(tmp_path_factory: pytest.TempPathFactory):
                 await wait_until(lambda c=camera: _status_is(nvr, c, "online"), 20, "online")
             started = time.time()
             await asyncio.sleep(RECORDED)
-            async with async_playwright() as playwright:
-                browser = await playwright.chromium.launch(executable_path=str(executable))
-                try:
-                    site = Site(str(nvr.http.base_url).rstrip("/"), browser)
-                    site.started = started  # type: ignore[attr-defined]
-                    site.nvr = nvr  # type: ignore[attr-defined]
-                    yield site
-                finally:
-                    await browser.close()
+            async with chromium_for(nvr) as site:
+                site.started = started  # type: ignore[attr-defined]
+                yield site
     finally:
         await sim.stop()
 

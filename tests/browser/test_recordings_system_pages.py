@@ -21,7 +21,7 @@ import av
 import pytest
 import pytest_asyncio
 from argon2 import PasswordHasher
-from conftest import DESKTOP, Console, _chromium
+from conftest import DESKTOP, Console, _chromium, chromium_for
 from nvrharness import ADMIN_PASSWORD, REPO, free_port, running_nvr, wait_until
 from playwright.async_api import Page, expect
 from sqlalchemy import insert
@@ -81,9 +81,7 @@ def _history(database_url: str, now: datetime) -> None:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
-    executable = _chromium()
-    from playwright.async_api import async_playwright
-
+    _chromium()  # skip before starting anything when there is no browser
     sim = SimServer(host="127.0.0.1", port=0, cameras=[
         SimCamera(name="cam1", width=320, height=240, fps=10, bitrate_kbps=200)])
     await sim.start()
@@ -101,13 +99,9 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
             assert answer.status_code == 201, answer.text
             await asyncio.to_thread(_history, nvr.nvr.config.database_url, datetime.now(UTC))
             await wait_until(lambda: _recorded(nvr, "front", 3), 30, "three front segments")
-            async with async_playwright() as playwright:
-                browser = await playwright.chromium.launch(executable_path=str(executable))
-                try:
-                    yield type("Site", (), {"url": str(nvr.http.base_url).rstrip("/"),
-                                            "browser": browser, "nvr": nvr})
-                finally:
-                    await browser.close()
+            async with chromium_for(nvr) as site:
+                site.nvr = nvr  # type: ignore[attr-defined]
+                yield site
     finally:
         passwords.use_hasher(PasswordHasher())
         await sim.stop()
