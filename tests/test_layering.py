@@ -10,7 +10,7 @@ APP_MODULES = ("nvr.web", "nvr.db", "nvr.config", "nvr.recording", "nvr.runtime"
                "nvr.supervisor", "nvr.registry", "nvr.ondemand", "nvr.auth",
                "nvr.transcoders")
 # protocol and codec packages, present and planned: each must stay free of the app
-PROTOCOL_PACKAGES = ("rtsp", "rtmp", "codec", "fmp4", "sim", "live", "playback")
+PROTOCOL_PACKAGES = ("rtsp", "rtmp", "codec", "fmp4", "sim", "live", "playback", "motion")
 # what the web layer may not reach into: the protocols' internals
 PROTOCOL_MODULES = tuple(f"nvr.{p}" for p in ("rtsp", "rtmp", "sim", "codec"))
 
