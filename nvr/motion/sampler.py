@@ -1,0 +1,139 @@
+"""Feed access units → the small grayscale frames motion analysis needs.
+
+A :class:`FrameSampler` is synchronous and used by one worker thread (never
+the event loop). Every video frame is decoded (a P-frame needs the ones before
+it), but only the frames due — ``fps`` per second of wall clock — are
+converted: scaled to at most ``max_width`` pixels wide, aspect kept, to 8-bit
+grayscale (the luma plane: what a motion detector reads). Audio is ignored.
+
+A new ``CodecParams`` object (a new session or configuration) restarts the
+decoder at the next keyframe. A frame the decoder refuses, or a decoder that
+silently stops giving pictures after bad input, costs frames until the next
+keyframe: the decoder is dropped and :attr:`FrameSampler.errors` counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import cast
+
+import av
+import numpy as np
+import numpy.typing as npt
+from av.video.codeccontext import VideoCodecContext
+
+from nvr.codec.nal import avcc_to_annexb, to_annexb
+from nvr.feed import VIDEO_CLOCK, AccessUnit, CodecParams
+
+__all__ = ["DECODERS", "MAX_WIDTH", "FrameSampler", "Sample", "analysed_size"]
+
+MAX_WIDTH = 320
+DECODERS = {"h264": "h264", "h265": "hevc"}  # feed codec → FFmpeg decoder
+_TIME_BASE = Fraction(1, VIDEO_CLOCK)
+_STALLED_AFTER = 24  # frames in, no picture out: far beyond any reorder delay
+_WALLCLOCKS_KEPT = 128
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    time: float  # the frame's wall clock (UTC seconds)
+    image: npt.NDArray[np.uint8]  # height x width grayscale
+
+
+def analysed_size(width: int, height: int, max_width: int = MAX_WIDTH) -> tuple[int, int]:
+    """At most ``max_width`` wide, the aspect ratio kept."""
+    if width <= max_width:
+        return width, height
+    return max_width, max(1, round(height * max_width / width))
+
+
+class FrameSampler:
+    def __init__(self, fps: float = 5.0, max_width: int = MAX_WIDTH) -> None:
+        if fps <= 0:
+            raise ValueError("fps must be positive")
+        self.period = 1.0 / fps
+        self.max_width = max_width
+        self.decoded = 0  # pictures out of the decoder
+        self.sampled = 0  # pictures converted and handed out
+        self.skipped = 0  # video frames not decoded (waiting for a keyframe)
+        self.errors = 0
+        self.error: str | None = None  # the last decode failure
+        self._params: CodecParams | None = None
+        self._decoder: VideoCodecContext | None = None
+        self._wallclock: dict[int, float] = {}
+        self._next_due: float | None = None
+        self._unanswered = 0
+
+    def push(self, au: AccessUnit) -> list[Sample]:
+        """Decode one access unit; the samples due among the pictures it gives."""
+        if au.params.kind != "video" or au.params.codec not in DECODERS:
+            return []
+        if au.params is not self._params or self._decoder is None:
+            if not au.keyframe:
+                self.skipped += 1
+                return []
+            if au.params is not self._params:
+                self.close()
+            self._params = au.params
+            self._unanswered = 0
+            decoder = cast(VideoCodecContext,
+                           av.CodecContext.create(DECODERS[au.params.codec], "r"))
+            decoder.thread_type = "SLICE"  # frame threads would add frames of delay
+            self._decoder = decoder
+        data = avcc_to_annexb(au.data)
+        if au.keyframe:
+            data = to_annexb(au.params.parameter_sets) + data
+        packet = av.Packet(data)
+        packet.pts, packet.dts, packet.time_base = au.pts, au.dts, _TIME_BASE
+        self._wallclock[au.pts] = au.wallclock
+        if len(self._wallclock) > _WALLCLOCKS_KEPT:
+            del self._wallclock[next(iter(self._wallclock))]
+        try:
+            frames = self._decoder.decode(packet)
+        except (av.FFmpegError, ValueError) as exc:
+            self._fail(f"cannot decode the {au.params.codec} frame at pts {au.pts} "
+                       f"({exc}); resuming at the next keyframe")
+            return []
+        self._unanswered = 0 if frames else self._unanswered + 1
+        if self._unanswered > _STALLED_AFTER:
+            self._fail(f"the {au.params.codec} decoder gives no pictures; resuming at the "
+                       "next keyframe")
+        return [s for s in map(self._sample, frames) if s is not None]
+
+    def close(self) -> None:
+        """Forget the decoder (the next frame must be a keyframe)."""
+        self._decoder = None
+        self._params = None
+        self._wallclock.clear()
+
+    def _sample(self, frame: av.VideoFrame) -> Sample | None:
+        self.decoded += 1
+        if frame.pts is None:
+            return None
+        time = self._wallclock.pop(frame.pts, None)
+        if time is None or not self._due(time):
+            return None
+        width, height = analysed_size(frame.width, frame.height, self.max_width)
+        gray = frame.reformat(width, height, "gray", interpolation="AREA")
+        image = gray.to_ndarray()
+        self.sampled += 1
+        return Sample(time, np.ascontiguousarray(image[:height, :width]))
+
+    def _due(self, time: float) -> bool:
+        due = self._next_due
+        slack = self.period / 10  # wall clocks jitter a little around the frame rate
+        if due is not None and time < due - 2 * self.period:
+            due = None  # the wall clock went back: start afresh
+        if due is not None and time < due - slack:
+            return False
+        if due is None or time >= due + self.period:
+            self._next_due = time + self.period  # first frame, or after a gap: start afresh
+        else:
+            self._next_due = due + self.period
+        return True
+
+    def _fail(self, message: str) -> None:
+        self._decoder = None
+        self.errors += 1
+        self.error = message
