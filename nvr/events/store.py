@@ -4,10 +4,10 @@
 method is synchronous and opens its own short transaction; callers on the event
 loop run them in a thread. An event gives each matching webhook one ``start``
 and one ``end`` delivery; between them at most one ``update`` is pending per
-webhook (a newer change replaces the unsent one). A webhook's ``cooldown_seconds``
-keeps it from getting a new ``start`` from the same camera within that many
-seconds of the previous one it got; the event is stored either way, and that
-webhook then gets neither its updates nor its end.
+webhook (a newer change replaces the unsent one, with a new idempotency key).
+A webhook's ``cooldown_seconds`` keeps it from getting a new ``start`` from the
+same camera within that many seconds of the previous one it got; the event is
+stored either way, and that webhook then gets neither its updates nor its end.
 """
 
 from __future__ import annotations
@@ -122,8 +122,8 @@ class EventStore:
             return True
 
     def close(self, event_id: int, end_us: int) -> None:
-        """End the event; queue an ``end`` for its webhooks (an unsent update is
-        dropped: the end carries the final score and zones)."""
+        """End the event; queue an ``end`` for its webhooks. A still pending update is
+        kept (it may be on the wire already); the worker sends it before the end."""
         now_us = self._now_us()
         with self._sessions.begin() as session:
             row = self._event(session, event_id)
@@ -132,10 +132,6 @@ class EventStore:
             row.end_us = end_us
             session.flush()
             for target in self._started_targets(session, event_id):
-                for pending in session.scalars(select(OutboxRow).where(
-                        OutboxRow.event_id == event_id, OutboxRow.target == target,
-                        OutboxRow.phase == "update", OutboxRow.state == PENDING)):
-                    session.delete(pending)
                 self._queue(session, target, row, "end", f"nvr-{event_id}-end", now_us)
 
     def event(self, event_id: int) -> dict[str, Any]:

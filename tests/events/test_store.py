@@ -53,8 +53,9 @@ def test_lifecycle_writes_start_update_end_for_matching_webhooks(sessions) -> No
         "end_us": 130 * S, "score": 0.9, "zones": ["yard", "door"], "snapshot_path": None,
         "details": {"pixels": 12}}
     assert [(r.phase, r.idempotency_key) for r in rows(sessions, "all")] == [
-        ("start", f"nvr-{event}-start"), ("end", f"nvr-{event}-end")]  # update coalesced into end
-    assert [r.phase for r in rows(sessions, "front")] == ["start", "end"]
+        ("start", f"nvr-{event}-start"), ("update", f"nvr-{event}-update-1"),
+        ("end", f"nvr-{event}-end")]
+    assert [r.phase for r in rows(sessions, "front")] == ["start", "update", "end"]
     assert rows(sessions, "door") == []  # "door" was not touched at the start
     assert rows(sessions, "disk") == []
     end = json.loads(rows(sessions, "all")[-1].payload)
@@ -82,9 +83,9 @@ def test_update_only_on_change_and_coalesced(sessions) -> None:
     assert [(r.state, r.idempotency_key) for r in updates] == [
         ("delivered", f"nvr-{event}-update-2"), ("pending", f"nvr-{event}-update-3")]
     store.close(event, 10 * S)
-    assert [r.phase for r in rows(sessions)] == ["start", "update", "end"]
+    assert [r.phase for r in rows(sessions)] == ["start", "update", "update", "end"]
     store.close(event, 11 * S)  # closing twice changes nothing
-    assert len(rows(sessions)) == 3
+    assert len(rows(sessions)) == 4
 
 
 def test_cooldown_skips_starts_but_stores_events(sessions) -> None:
@@ -101,8 +102,7 @@ def test_cooldown_skips_starts_but_stores_events(sessions) -> None:
     slow = [(r.event_id, r.phase) for r in rows(sessions, "slow")]
     assert slow == [(first, "start"), (first, "end"), (other, "start"), (third, "start")]
     every = [(r.event_id, r.phase) for r in rows(sessions, "every")]
-    assert (second, "start") in every and (second, "update") not in every  # coalesced
-    assert (second, "end") in every
+    assert [p for e, p in every if e == second] == ["start", "update", "end"]
 
 
 def test_unknown_type_is_refused(sessions) -> None:

@@ -1,0 +1,231 @@
+"""The outbox worker: delivers pending webhook rows, at least once, with retries.
+
+Rows are claimed in a thread (a claimed row gets a lease: it is due again after
+the request timeout plus a margin, so a crash mid-delivery retries it after a
+restart). Deliveries run concurrently, at most ``per_target`` at a time per
+webhook, so a dead or slow target delays only its own rows; rows of one event
+and webhook go out in order (an ``end`` never before its ``start``). A 2xx
+answer marks a row ``delivered``; anything else reschedules it with exponential
+backoff and jitter (``base`` doubling to ``cap``) until ``max_age`` after the
+row was written, then it is ``failed``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import httpx
+from sqlalchemy import CursorResult, and_, exists, select, update
+from sqlalchemy.orm import Session, aliased, sessionmaker
+
+from nvr.alerts.webhook import request_headers
+from nvr.clock import SYSTEM_CLOCK, Clock
+from nvr.config.webhooks import WebhookConfig
+from nvr.db.models import OutboxRow
+
+__all__ = ["Delivery", "OutboxWorker", "list_deliveries"]
+
+log = logging.getLogger(__name__)
+
+PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+DAY = 86_400.0
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One outbox row as the deliveries list shows it (never the payload's secret:
+    there is none in it; the webhook's secret is not stored)."""
+
+    id: int
+    target: str
+    event_id: int
+    phase: str
+    idempotency_key: str
+    state: str
+    attempts: int
+    next_attempt_us: int
+    last_error: str | None
+    created_us: int
+    delivered_us: int | None
+    payload: str
+
+
+def _delivery(row: OutboxRow) -> Delivery:
+    return Delivery(
+        id=row.id, target=row.target, event_id=row.event_id, phase=row.phase,
+        idempotency_key=row.idempotency_key, state=row.state, attempts=row.attempts,
+        next_attempt_us=row.next_attempt_us, last_error=row.last_error,
+        created_us=row.created_us, delivered_us=row.delivered_us, payload=row.payload)
+
+
+def list_deliveries(sessions: sessionmaker[Session], state: str | None = None,
+                    limit: int = 100) -> list[Delivery]:
+    """The newest deliveries first (for ``GET /api/alerts/deliveries``)."""
+    with sessions() as session:
+        query = select(OutboxRow).order_by(OutboxRow.id.desc()).limit(limit)
+        if state is not None:
+            query = query.where(OutboxRow.state == state)
+        return [_delivery(r) for r in session.scalars(query)]
+
+
+class OutboxWorker:
+    def __init__(self, sessions: sessionmaker[Session], webhooks: Sequence[WebhookConfig],
+                 clock: Clock = SYSTEM_CLOCK, *, client: httpx.AsyncClient | None = None,
+                 per_target: int = 2, timeout: float = 10.0, poll: float = 1.0,
+                 base: float = 1.0, cap: float = 600.0, max_age: float = DAY,
+                 rng: random.Random | None = None) -> None:
+        self._sessions = sessions
+        self._webhooks = {hook.target: hook for hook in webhooks}
+        self._clock = clock
+        self._client = client
+        self._per_target = per_target
+        self._timeout = timeout
+        self._poll = poll
+        self._base = base
+        self._cap = cap
+        self._max_age_us = int(max_age * 1_000_000)
+        self._rng = rng or random.Random()
+        self._inflight: Counter[str] = Counter()
+        self._wake = asyncio.Event()
+
+    def notify(self) -> None:
+        """New rows were written: look for due rows now rather than at the next poll."""
+        self._wake.set()
+
+    def _now_us(self) -> int:
+        return int(self._clock.time() * 1_000_000)
+
+    async def run(self) -> None:
+        """Deliver until cancelled; every delivery task is owned by this call."""
+        async with self._http() as client, asyncio.TaskGroup() as group:
+            while True:
+                for row in await self._claim_now():
+                    group.create_task(self._deliver(client, row))
+                await self._pause(self._poll)
+
+    async def deliver_due(self) -> int:
+        """Claim what is due now and deliver it, waiting for the answers (tests, CLI)."""
+        async with self._http() as client:
+            rows = await self._claim_now()
+            await asyncio.gather(*(self._deliver(client, row) for row in rows))
+            return len(rows)
+
+    def _http(self) -> contextlib.AbstractAsyncContextManager[httpx.AsyncClient]:
+        if self._client is not None:  # injected: the caller closes it
+            return contextlib.nullcontext(self._client)
+        timeout = httpx.Timeout(self._timeout, connect=min(5.0, self._timeout))
+        return httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+
+    async def _claim_now(self) -> list[Delivery]:
+        capacity = {t: self._per_target - self._inflight[t] for t in self._webhooks}
+        capacity = {t: n for t, n in capacity.items() if n > 0}
+        rows = await asyncio.to_thread(self._claim, self._now_us(), capacity)
+        for row in rows:
+            self._inflight[row.target] += 1
+        return rows
+
+    async def _pause(self, seconds: float) -> None:
+        waiter = asyncio.create_task(self._wake.wait())
+        sleeper = asyncio.create_task(self._clock.sleep(seconds))
+        try:
+            await asyncio.wait({waiter, sleeper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (waiter, sleeper):
+                task.cancel()
+            await asyncio.gather(waiter, sleeper, return_exceptions=True)
+        self._wake.clear()
+
+    def _claim(self, now_us: int, capacity: dict[str, int]) -> list[Delivery]:
+        earlier = aliased(OutboxRow)
+        blocked = exists().where(and_(
+            earlier.target == OutboxRow.target, earlier.event_id == OutboxRow.event_id,
+            earlier.state == PENDING, earlier.id < OutboxRow.id))
+        lease_us = int((self._timeout + 30) * 1_000_000)
+        claimed: list[Delivery] = []
+        with self._sessions.begin() as session:
+            self._fail_unknown(session, now_us)
+            if not capacity:
+                return []
+            query = (select(OutboxRow)
+                     .where(OutboxRow.state == PENDING, OutboxRow.next_attempt_us <= now_us,
+                            OutboxRow.target.in_(list(capacity)), ~blocked)
+                     .order_by(OutboxRow.next_attempt_us, OutboxRow.id).limit(500)
+                     .with_for_update(skip_locked=True))
+            for row in session.scalars(query):
+                if capacity.get(row.target, 0) <= 0:
+                    continue
+                capacity[row.target] -= 1
+                row.next_attempt_us = now_us + lease_us
+                claimed.append(_delivery(row))
+        return claimed
+
+    def _fail_unknown(self, session: Session, now_us: int) -> None:
+        """Rows of a webhook no longer in the config will never be sent."""
+        session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.state == PENDING, OutboxRow.target.not_in(list(self._webhooks)))
+            .values(state=FAILED, last_error="webhook no longer configured"))
+
+    async def _deliver(self, client: httpx.AsyncClient, row: Delivery) -> None:
+        try:
+            error = await self._post(client, row)
+            await asyncio.to_thread(self._record, row, error, self._now_us())
+        except Exception:  # noqa: BLE001 - one row's trouble must not stop the others
+            log.exception("webhook %s: recording delivery %d failed", row.target, row.id)
+        finally:
+            self._inflight[row.target] -= 1
+            self._wake.set()
+
+    async def _post(self, client: httpx.AsyncClient, row: Delivery) -> str | None:
+        """``None`` when delivered, else the error in one line."""
+        hook = self._webhooks[row.target]
+        body = row.payload.encode()
+        headers = request_headers(hook.secret, int(self._clock.time()), body,
+                                  row.idempotency_key, hook.headers)
+        try:
+            response = await client.post(hook.url, content=body, headers=headers,
+                                         timeout=self._timeout)
+        except httpx.TimeoutException:
+            return "timed out"
+        except httpx.HTTPError as exc:
+            return f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__
+        if 200 <= response.status_code < 300:
+            return None
+        return f"HTTP {response.status_code}"
+
+    def backoff(self, attempts: int) -> float:
+        """Seconds before attempt ``attempts + 1``: ``base`` doubling to ``cap``, then
+        jittered down by up to half (so many rows failing together spread out)."""
+        delay = min(self._cap, self._base * 2 ** max(0, attempts - 1))
+        return delay * (0.5 + 0.5 * self._rng.random())
+
+    def _record(self, row: Delivery, error: str | None, now_us: int) -> None:
+        attempts = row.attempts + 1
+        same = and_(OutboxRow.id == row.id, OutboxRow.idempotency_key == row.idempotency_key,
+                    OutboxRow.state == PENDING)
+        with self._sessions.begin() as session:
+            if error is None:
+                session.execute(update(OutboxRow).where(same).values(
+                    state=DELIVERED, attempts=attempts, delivered_us=now_us, last_error=None))
+                return
+            next_us = now_us + int(self.backoff(attempts) * 1_000_000)
+            values: dict[str, object] = {"attempts": attempts, "last_error": error,
+                                         "next_attempt_us": next_us}
+            if next_us > row.created_us + self._max_age_us:
+                values["state"] = FAILED
+                log.warning("webhook %s: giving up on %s after %d attempts: %s",
+                            row.target, row.idempotency_key, attempts, error)
+            result = session.execute(update(OutboxRow).where(same).values(**values))
+            if cast(CursorResult[Any], result).rowcount == 0:
+                # Replaced meanwhile (a newer update): keep the count, send the new one now.
+                session.execute(update(OutboxRow).where(
+                    OutboxRow.id == row.id, OutboxRow.state == PENDING).values(
+                    attempts=attempts, last_error=error, next_attempt_us=now_us))
+
