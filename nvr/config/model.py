@@ -49,6 +49,9 @@ class Config(BaseModel):
         errors = [
             InitErrorDetails(type=err, loc=("cameras", index, "name"), input=name)
             for index, name, err in duplicate_names([c.name for c in self.cameras])
+        ] + [
+            InitErrorDetails(type=err, loc=("webhooks", index, "name"), input=name)
+            for index, name, err in duplicate_names([w.target for w in self.webhooks])
         ]
         if errors:
             raise ValidationError.from_exception_data("Config", errors)

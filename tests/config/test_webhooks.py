@@ -59,3 +59,10 @@ def test_bad_value_names_key(tmp_path: Path, line: str, key: str) -> None:
 def test_secret_required(tmp_path: Path) -> None:
     problems = problems_of(write(tmp_path, '[[webhooks]]\nurl = "https://h.example/"\n'))
     assert any("webhooks[0].secret" in p for p in problems), problems
+
+
+def test_webhook_names_are_unique(tmp_path: Path) -> None:
+    problems = problems_of(write(tmp_path, GOOD + GOOD))  # same URL, no names
+    assert any("webhooks[1].name" in p and "duplicate" in p for p in problems), problems
+    path = write(tmp_path, GOOD + 'name = "a"\n' + GOOD + 'name = "b"\n')
+    assert [w.target for w in load_config(path, env={}).webhooks] == ["a", "b"]
