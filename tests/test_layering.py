@@ -57,3 +57,11 @@ def test_auth_knows_no_http_and_no_media():
     offenders = [o for o in _offenders(("auth",), ("nvr.",))
                  if not o.split(" imports ")[1].startswith(allowed)]
     assert offenders == []
+
+
+def test_events_and_alerts_know_no_web_media_or_runtime():
+    allowed = ("nvr.events", "nvr.alerts", "nvr.db", "nvr.clock", "nvr.config.webhooks",
+               "nvr.config.types")
+    offenders = [o for o in _offenders(("events", "alerts"), ("nvr.",))
+                 if not o.split(" imports ")[1].startswith(allowed)]
+    assert offenders == []
