@@ -128,3 +128,12 @@ def test_analysed_size():
     assert analysed_size(1920, 1080) == (320, 180)
     assert analysed_size(320, 240) == (320, 240)
     assert analysed_size(2560, 1440, 160) == (160, 90)
+
+
+def test_a_wall_clock_step_back_restarts_the_schedule(stream: list[AccessUnit]):
+    sampler = FrameSampler(fps=5)
+    stepped = [au if i < 75 else dataclasses.replace(au, wallclock=au.wallclock - 100)
+               for i, au in enumerate(stream)]
+    times = [round(s.time - T0, 1) for au in stepped for s in sampler.push(au)]
+    assert len(times) == 30  # still 5 a second on both sides of the step
+    assert times[15] == 3.0 - 100
