@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 import socket
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 
@@ -163,3 +164,22 @@ async def test_gives_up_after_24_hours(sessions) -> None:
     assert row.state == "failed" and elapsed >= 23.5 * 3600
     assert row.attempts > 50 and row.last_error and "Connect" in row.last_error
     assert worker.backoff(1) <= 1.0 and 300 <= worker.backoff(30) <= 600
+
+
+async def test_crash_mid_delivery_is_sent_again_after_the_lease(sessions,
+                                                               receiver: Receiver) -> None:
+    receiver.scripts["/a"] = deque(["hang"])
+    hooks = [hook("a", receiver.url("/a"))]
+    store = EventStore(sessions, hooks)
+    event = await asyncio.to_thread(store.open, "front", "motion", 0, 0.3)
+    async with asyncio.TaskGroup() as group:  # the "crash": cancelled mid-request
+        task = group.create_task(fast_worker(sessions, hooks, timeout=5.0).run())
+        await until(lambda: receiver.hanging == 1)
+        task.cancel()
+    assert states(sessions) == ["pending"]
+    early = fast_worker(sessions, hooks, clock=ManualClock(start=time.time() + 5))
+    assert await early.deliver_due() == 0  # still leased to the crashed worker
+    later = fast_worker(sessions, hooks, clock=ManualClock(start=time.time() + 60))
+    assert await later.deliver_due() == 1
+    assert [b["event_id"] for b in receiver.accepted["/a"]] == [event]
+    assert states(sessions) == ["delivered"] and receiver.bad_signatures == 0
