@@ -150,6 +150,12 @@ export function setup({ video, camera, viewer, startLive, stopLive, state, say }
   let session = null;
   let segments = [];
   let fps = 25;
+  let shown = null; // media time of the frame on screen
+  const watchFrames = () => {
+    if (!video.requestVideoFrameCallback) return;
+    video.requestVideoFrameCallback((_now, meta) => { shown = meta.mediaTime; watchFrames(); });
+  };
+  watchFrames();
   dayInput.value = isoDay(Date.now());
   dayInput.max = isoDay(Date.now());
 
@@ -234,10 +240,15 @@ export function setup({ video, camera, viewer, startLive, stopLive, state, say }
   function step(direction) {
     if (state.mode === "live") seek(Date.now() - 2000);
     video.pause();
-    // to the middle of the neighbouring frame's slot: a time right at a frame's edge
-    // (or a float a hair short of it) would show the same picture again
-    const frame = Math.floor(video.currentTime * fps + 1e-3);
-    video.currentTime = Math.max(0, (frame + direction + 0.5) / fps);
+    // from the shown frame's own time (requestVideoFrameCallback) to the middle of the
+    // neighbouring frame: a playhead at a frame's edge, or a measured frame rate a
+    // little off, must still land on the next picture
+    const period = 1 / (fps > 0 ? fps : 25);
+    const t = video.currentTime;
+    // the shown frame starts within a period before the playhead; an older one is a
+    // callback that did not come for the last frame (paused), so the playhead it is
+    const base = shown !== null && shown > t - period && shown <= t + 1e-3 ? shown : t;
+    video.currentTime = Math.max(0, base + (direction > 0 ? 1.5 : -0.5) * period);
   }
 
   function jumpSegment(direction) {
@@ -306,5 +317,6 @@ export function setup({ video, camera, viewer, startLive, stopLive, state, say }
   loadDay(dayInput.value).then(() => {
     if (viewer.dataset.at) seek(Date.parse(viewer.dataset.at));
   });
-  window.nvrPlayer = { seek, goLive, get session() { return session; }, timeline };
+  window.nvrPlayer = { seek, goLive, get session() { return session; }, timeline,
+                      get shown() { return shown; } };
 }
