@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from nvr.config.motion import MotionConfig
 from nvr.config.types import STRICT, Size, check_rtsp_url, redact_url
 
 __all__ = ["CameraConfig", "CameraName", "duplicate_names"]
@@ -47,9 +48,11 @@ class CameraConfig(BaseModel):
         default="tcp",
         description='RTP transport: "tcp" (interleaved), "udp", or "auto" (UDP, then TCP).',
     )
-    record: Literal["continuous", "off"] = Field(
+    record: Literal["continuous", "events", "off"] = Field(
         default="continuous",
-        description='"continuous" records all the time; "off" only ingests (live view).',
+        description='"continuous" records all the time; "events" keeps only the segments '
+        'that overlap an event (with motion.pre_seconds before and post_seconds after); '
+        '"off" only ingests (live view).',
     )
     audio: bool = Field(default=False, description="Ingest and record the audio track.")
     retain_days: float | None = Field(
@@ -66,21 +69,18 @@ class CameraConfig(BaseModel):
     enabled: bool = Field(
         default=True, description="false keeps the camera in the file but does not connect."
     )
+    offline_after_seconds: float = Field(
+        default=20, ge=1, le=3600,
+        description="A camera_offline event after this many seconds without frames.",
+    )
+    motion: MotionConfig = Field(
+        default_factory=MotionConfig, description="[cameras.motion]: motion detection."
+    )
 
     @field_validator("url", "sub_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
         return None if value is None else check_rtsp_url(value)
-
-    @field_validator("record", mode="before")
-    @classmethod
-    def _reject_events(cls, value: Any) -> Any:
-        if value == "events":
-            raise PydanticCustomError(
-                "record_events",
-                '"events" is reserved for a later release; use "continuous" or "off"',
-            )
-        return value
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         for name, value in super().__repr_args__():

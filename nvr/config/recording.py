@@ -48,3 +48,10 @@ class RecordingConfig(BaseModel):
         le=3600,
         description="How often the retention pass runs.",
     )
+    events_retain_days: float | None = Field(
+        default=None,
+        gt=0,
+        le=36500,
+        description="Keep segments that overlap an event this many days (longer than "
+        "retain_days); unset: events follow retain_days.",
+    )

@@ -15,6 +15,8 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -185,3 +187,16 @@ class OutboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(String(512), nullable=True)
     created_us: Mapped[int] = mapped_column(BigInteger)
     delivered_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class MotionSecond(Base):
+    """One second of one camera in which something moved: the 16x9 grid of cells
+    that changed (18 bytes, a bit per cell, row by row) and how many cells did
+    (the timeline's motion bars). Seconds without motion have no row."""
+
+    __tablename__ = "motion_seconds"
+
+    camera: Mapped[str] = mapped_column(String(128), primary_key=True)
+    second: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # Unix seconds, UTC
+    cells: Mapped[int] = mapped_column(SmallInteger)
+    grid: Mapped[bytes] = mapped_column(LargeBinary(18))

@@ -65,9 +65,9 @@ enabled = false
             "cameras[0].sub_url: scheme must be rtsp or rtsps (config.toml line 4)",
         ),
         (
-            CAMERA.format(name="a", url="rtsp://h/") + 'record = "events"\n',
-            'cameras[0].record: "events" is reserved for a later release; '
-            'use "continuous" or "off" (config.toml line 4)',
+            CAMERA.format(name="a", url="rtsp://h/") + 'record = "always"\n',
+            'cameras[0].record: must be one of "continuous", "events" or "off" (got "always")'
+            " (config.toml line 4)",
         ),
         (
             CAMERA.format(name="a", url="rtsp://h/") + 'transport = "http"\n',
@@ -153,3 +153,31 @@ def test_redact_password_in_direct_validation_error() -> None:
     with pytest.raises(ValueError) as info:
         make_camera(f"http://admin:{SECRET}@cam/")
     assert SECRET not in str(info.value)
+
+
+def test_motion_section_with_zones_and_mask(tmp_path: Path) -> None:
+    text = CAMERA.format(name="a", url="rtsp://h/") + """record = "events"
+[cameras.motion]
+enabled = true
+fps = 4
+mask = [[[0, 0], [0.2, 0], [0.2, 0.2]]]
+zones = [{name = "door", polygon = [[0.5, 0.5], [1, 0.5], [1, 1]]}]
+"""
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    cam = load_config(path).cameras[0]
+    assert cam.record == "events"
+    assert cam.motion.enabled and cam.motion.fps == 4
+    assert cam.motion.zones[0].name == "door"
+    assert cam.motion.mask[0][1] == [0.2, 0]
+
+
+def test_motion_bad_point_names_the_key(tmp_path: Path) -> None:
+    text = CAMERA.format(name="a", url="rtsp://h/") + """[cameras.motion]
+zones = [{name = "door", polygon = [[0.5, 0.5], [1.5, 0.5], [1, 1]]}]
+"""
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "cameras[0].motion.zones[0].polygon[1][0]" in str(err.value)

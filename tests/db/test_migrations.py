@@ -35,7 +35,7 @@ def test_upgrade_creates_segments_table_and_index(db_url: str) -> None:
         {"name": i["name"], "columns": i["column_names"]} for i in indexes
     ]
     assert [u["column_names"] for u in uniques] == [["path"]]
-    assert versions == ["0003"]
+    assert versions == ["0004"]
 
 
 def test_upgrade_twice_is_noop(db_url: str) -> None:
@@ -87,7 +87,7 @@ def test_alembic_command_line_honours_x_url(tmp_path: Path) -> None:
     )  # fmt: skip
     tables, _, _, versions = _inspect(f"sqlite:///{db}")
     assert "segments" in tables
-    assert versions == ["0003"]
+    assert versions == ["0004"]
 
 
 def test_us_datetime_round_trip() -> None:
