@@ -109,6 +109,7 @@ class Nvr:
         # live view of codecs browsers cannot play: <feed>/h264, made and run on demand
         self.transcoders = Transcoders(self.registry, self.supervisor.start, clock=clock)
         self.index: SegmentIndex | None = None
+        self.sessions: sessionmaker[Session] | None = None
         self.auth: Authenticator | None = None
         self.config_path = "config.toml"
         self.http: _QuietServer | None = None
@@ -125,6 +126,7 @@ class Nvr:
         await asyncio.to_thread(upgrade, url)
         engine = make_engine(url)
         sessions = make_sessionmaker(engine)
+        self.sessions = sessions
         self.index = index = SegmentIndex(sessions)
         self.auth = await self._accounts(sessions)
         report = await asyncio.to_thread(reconcile, self.data_dir, index)
@@ -268,7 +270,8 @@ class Nvr:
             data_dir=self.data_dir, index=self.index, auth=self.auth,
             registry=self.registry, configured=[c.name for c in self.config.cameras],
             transcoders=self.transcoders,
-            tls=server_cfg.tls, config=self.config, clock=self.clock)
+            tls=server_cfg.tls, config=self.config, clock=self.clock,
+            sessions=self.sessions)
         server = self.http = _QuietServer(uvicorn.Config(
             create_app(services), host=server_cfg.http_host,
             port=server_cfg.http_port, log_level="warning", access_log=False,

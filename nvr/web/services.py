@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from nvr.auth.authenticator import Authenticator
 from nvr.clock import SYSTEM_CLOCK, Clock
 from nvr.config import Config
@@ -26,6 +28,7 @@ class Services:
     config: Config | None = None  # the running config (retention shown, problems listed)
     clock: Clock = SYSTEM_CLOCK  # "now" for timelines
     started: float = field(default_factory=time.time)  # when nvr started serving (epoch s)
+    sessions: sessionmaker[Session] | None = None  # the database (events, motion, deliveries)
 
     def known_cameras(self) -> list[str]:
         return self.configured
