@@ -134,6 +134,12 @@ class EventStore:
             for target in self._started_targets(session, event_id):
                 self._queue(session, target, row, "end", f"nvr-{event_id}-end", now_us)
 
+    def set_snapshot(self, event_id: int, path: str) -> None:
+        """Record the event's snapshot: a path relative to ``data_dir``
+        (``snapshots/<camera>/<event id>.jpg``)."""
+        with self._sessions.begin() as session:
+            self._event(session, event_id).snapshot_path = path
+
     def event(self, event_id: int) -> dict[str, Any]:
         """One event as a dict (for tests and the later API)."""
         with self._sessions() as session:

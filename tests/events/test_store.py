@@ -109,3 +109,10 @@ def test_unknown_type_is_refused(sessions) -> None:
     store = EventStore(sessions, [hook("a")], ManualClock())
     with pytest.raises(ValueError, match="unknown event type"):
         store.open("cam", "explosion", 0)
+
+
+def test_snapshot_path_is_kept(sessions) -> None:
+    store = EventStore(sessions, [])
+    event_id = store.open("cam1", "motion", 1_000_000)
+    store.set_snapshot(event_id, f"snapshots/cam1/{event_id}.jpg")
+    assert store.event(event_id)["snapshot_path"] == f"snapshots/cam1/{event_id}.jpg"
