@@ -39,6 +39,7 @@ _WALLCLOCKS_KEPT = 128
 class Sample:
     time: float  # the frame's wall clock (UTC seconds)
     image: npt.NDArray[np.uint8]  # height x width grayscale
+    frame: av.VideoFrame | None = None  # the decoded picture (for a snapshot of the peak)
 
 
 def analysed_size(width: int, height: int, max_width: int = MAX_WIDTH) -> tuple[int, int]:
@@ -118,7 +119,7 @@ class FrameSampler:
         gray = frame.reformat(width, height, "gray", interpolation="AREA")
         image = gray.to_ndarray()
         self.sampled += 1
-        return Sample(time, np.ascontiguousarray(image[:height, :width]))
+        return Sample(time, np.ascontiguousarray(image[:height, :width]), frame)
 
     def _due(self, time: float) -> bool:
         due = self._next_due
