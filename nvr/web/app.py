@@ -20,6 +20,7 @@ from nvr import __version__
 from nvr.web import system as system_routes
 from nvr.web.api import audit, cameras, live, me, recordings, tokens, users
 from nvr.web.api import images as image_api
+from nvr.web.api import motion as motion_api
 from nvr.web.api import playback as playback_api
 from nvr.web.api import timeline as timeline_api
 from nvr.web.api.deps import PublicDep
@@ -85,6 +86,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(playback_api.router)
     app.include_router(timeline_api.router)
+    app.include_router(motion_api.router)
     app.include_router(image_api.router)
     app.include_router(recording_pages.router)
     app.include_router(system_routes.router)

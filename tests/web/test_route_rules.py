@@ -43,6 +43,7 @@ EXPECTED = {
     ("WEBSOCKET", "/api/cameras/{name}/playback"): "user",
     ("GET", "/api/cameras/{name}/export.mp4"): "user",
     ("GET", "/api/cameras/{name}/timeline"): "user",
+    ("GET", "/api/cameras/{name}/motion"): "user",
     ("GET", "/api/cameras/{name}/snapshot.jpg"): "user",
     ("GET", "/api/cameras/{name}/frame.jpg"): "user",
     ("GET", "/api/system"): "admin",
