@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import socket
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from pathlib import Path
 import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
 
+from nvr.alerts.outbox import OutboxWorker
 from nvr.auth.accounts import Accounts
 from nvr.auth.audit import AuditLog
 from nvr.auth.authenticator import Authenticator, AuthSettings
@@ -35,8 +37,14 @@ from nvr.auth.sessions import SessionStore
 from nvr.clock import SYSTEM_CLOCK, Clock
 from nvr.config import Config
 from nvr.db.session import make_engine, make_sessionmaker, upgrade
+from nvr.eventhub import EventHub
+from nvr.events.motion_index import MotionIndex
+from nvr.events.recovery import open_events
+from nvr.events.store import EventStore
 from nvr.feed import Feed
+from nvr.health import HealthWatch
 from nvr.live.transcode import is_derived
+from nvr.motionwatch import MotionWatch, motion_settings
 from nvr.ondemand import OnDemand
 from nvr.recording.index import SegmentIndex, SegmentInfo
 from nvr.recording.reconcile import reconcile
@@ -113,6 +121,10 @@ class Nvr:
         self.auth: Authenticator | None = None
         self.config_path = "config.toml"
         self.http: _QuietServer | None = None
+        self.hub: EventHub | None = None
+        self.outbox: OutboxWorker | None = None
+        self.health: HealthWatch | None = None
+        self.motion: dict[str, MotionWatch] = {}
         self.failed = False  # stopped because a part it cannot run without failed
 
     def active_paths(self) -> set[str]:
@@ -133,6 +145,7 @@ class Nvr:
         log.info("reconcile: %d files indexed, %d rows without file removed, "
                  "%d unplayable files deleted", report.added, report.removed,
                  report.deleted_empty)
+        await self._events(sessions)
         sup = self.supervisor
         async with contextlib.AsyncExitStack() as stack:
             if cfg.sim.cameras:
@@ -144,6 +157,7 @@ class Nvr:
                     if cam.sub_url:
                         self._add_camera(f"{cam.name}/sub", cam.sub_url, cam.transport,
                                          cam.audio, on_demand=True)
+            self._watch(sessions)
             sup.start("retention", self._retention_loop)
             sup.start("auth housekeeping", self._auth_housekeeping)
             http = asyncio.create_task(self._serve_http(http_socket), name="http")
@@ -188,7 +202,7 @@ class Nvr:
         if feed.name.endswith("/sub") or is_derived(feed.name):
             return  # sub streams and transcoded live views are never recorded
         cam = next((c for c in self.config.cameras if c.name == feed.name), None)
-        if cam is None or cam.record != "continuous":
+        if cam is None or cam.record == "off":
             return
 
         async def record() -> None:
@@ -207,6 +221,44 @@ class Nvr:
     async def _index_add(self, info: SegmentInfo) -> None:
         assert self.index is not None
         await asyncio.to_thread(self.index.add, info)
+        if self.health is not None:
+            try:
+                await self.health.recording_gap(info.camera, info.start_us, info.end_us)
+            except Exception:  # noqa: BLE001 - the segment is indexed; only the event is lost
+                log.exception("camera %s: cannot store a recording gap event", info.camera)
+
+    async def _events(self, sessions: sessionmaker[Session]) -> None:
+        """The event store and the outbox worker; events a crash left open are closed."""
+        cfg = self.config
+        store = EventStore(sessions, cfg.webhooks, self.clock)
+        self.outbox = OutboxWorker(sessions, cfg.webhooks, self.clock)
+        self.hub = hub = EventHub(store, self.outbox.notify)
+        now_us = int(self.clock.time() * 1e6)
+        for event in await asyncio.to_thread(open_events, sessions):
+            await hub.close(event.id, event.start_us if event.type == "motion" else now_us)
+            log.info("event %d (%s, camera %s) was left open by the previous run: closed",
+                     event.id, event.type, event.camera or "-")
+
+    def _watch(self, sessions: sessionmaker[Session]) -> None:
+        """Alert delivery, camera health and motion detection, each a supervised task."""
+        assert self.hub is not None and self.outbox is not None
+        sup, hub = self.supervisor, self.hub
+        sup.start("alerts outbox", self.outbox.run)
+        enabled = [c for c in self.config.cameras if c.enabled]
+        self.health = HealthWatch(hub, self.registry,
+                                  {c.name: c.offline_after_seconds for c in enabled},
+                                  clock=self.clock)
+        sup.start("health", self.health.run)
+        grids = MotionIndex(sessions).add
+        for cam in enabled:
+            if not cam.motion.enabled:
+                continue
+            feed = self.registry.get(f"{cam.name}/sub" if cam.sub_url else cam.name)
+            assert feed is not None
+            watch = MotionWatch(cam.name, feed, motion_settings(cam.motion), hub,
+                                self.data_dir, grids=grids, clock=self.clock)
+            self.motion[cam.name] = watch
+            sup.start(f"motion {cam.name}", watch.run)
 
     @contextlib.asynccontextmanager
     async def _simulator(self):  # type: ignore[no-untyped-def]
@@ -238,6 +290,12 @@ class Nvr:
                              dict(report.reasons))
             except Exception:  # noqa: BLE001 - retry next round
                 log.exception("retention failed")
+            try:
+                if self.health is not None:
+                    free = (await asyncio.to_thread(shutil.disk_usage, self.data_dir)).free
+                    await self.health.disk(free, self.config.recording.min_free)
+            except Exception:  # noqa: BLE001 - retry next round
+                log.exception("cannot check the free disk space")
             await self.clock.sleep(self.config.recording.retention_interval_seconds)
 
     async def _accounts(self, sessions: sessionmaker[Session]) -> Authenticator:

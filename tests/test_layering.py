@@ -8,7 +8,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "nvr"
 APP_MODULES = ("nvr.web", "nvr.db", "nvr.config", "nvr.recording", "nvr.runtime", "nvr.cli",
                "nvr.supervisor", "nvr.registry", "nvr.ondemand", "nvr.auth",
-               "nvr.transcoders")
+               "nvr.transcoders", "nvr.eventhub", "nvr.health", "nvr.motionwatch")
 # protocol and codec packages, present and planned: each must stay free of the app
 PROTOCOL_PACKAGES = ("rtsp", "rtmp", "codec", "fmp4", "sim", "live", "playback", "motion")
 # what the web layer may not reach into: the protocols' internals
@@ -61,7 +61,7 @@ def test_auth_knows_no_http_and_no_media():
 
 def test_events_and_alerts_know_no_web_media_or_runtime():
     allowed = ("nvr.events", "nvr.alerts", "nvr.db", "nvr.clock", "nvr.config.webhooks",
-               "nvr.config.types")
+               "nvr.config.types", "nvr.config.mqtt", "nvr.config.notify")
     offenders = [o for o in _offenders(("events", "alerts"), ("nvr.",))
                  if not o.split(" imports ")[1].startswith(allowed)]
     assert offenders == []
