@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from nvr import __version__
 from nvr.web import system as system_routes
 from nvr.web.api import audit, cameras, live, me, recordings, tokens, users
+from nvr.web.api import events as event_api
 from nvr.web.api import images as image_api
 from nvr.web.api import motion as motion_api
 from nvr.web.api import playback as playback_api
@@ -26,6 +27,7 @@ from nvr.web.api import timeline as timeline_api
 from nvr.web.api.deps import PublicDep
 from nvr.web.guard import Guard
 from nvr.web.pages import cameras as camera_pages
+from nvr.web.pages import events as event_pages
 from nvr.web.pages import login
 from nvr.web.pages import recordings as recording_pages
 from nvr.web.security import SecurityHeaders
@@ -89,6 +91,8 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(motion_api.router)
     app.include_router(image_api.router)
     app.include_router(recording_pages.router)
+    app.include_router(event_api.router)
+    app.include_router(event_pages.router)
     app.include_router(system_routes.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(Guard)

@@ -88,5 +88,5 @@ def make_site(tmp_path: Path, db_url: str | None = None,
     clock = SkippableClock()
     auth = Authenticator(accounts, SessionStore(sessions), AuditLog(sessions), settings, clock)
     services = Services(data_dir=tmp_path, index=SegmentIndex(sessions), auth=auth,
-                        configured=list(CAMERAS))
+                        configured=list(CAMERAS), sessions=sessions)
     return Site(create_app(services), auth, accounts, services, clock, tmp_path)

@@ -50,10 +50,15 @@ EXPECTED = {
     ("GET", "/recordings"): "user",
     ("GET", "/recordings/{name}"): "user",
     ("GET", "/system"): "admin",
+    ("GET", "/api/events"): "user",
+    ("GET", "/api/events/{event_id}"): "user",
+    ("GET", "/api/events/{event_id}/snapshot.jpg"): "user",
+    ("GET", "/api/events/{event_id}/clip.mp4"): "user",
+    ("GET", "/events"): "user",
 }
 # FastAPI's own route: no dependency, but behind the guard like every route.
 GUARD_ONLY = {("GET", "/api/openapi.json"): "user"}
-SAMPLES = {"segment_id": "999", "username": "nobody", "name": "nothing"}
+SAMPLES = {"segment_id": "999", "event_id": "999", "username": "nobody", "name": "nothing"}
 
 
 def _rules(dependant) -> set[str]:
