@@ -183,6 +183,7 @@ class Nvr:
                           "to the next start-up's reconcile")
             await _cancel([http, waiter])
         engine.dispose()
+        http_socket.close()  # uvicorn leaves a socket it was given open
         log.info("stopped")
 
     def _add_camera(self, name: str, url: str, transport: str, audio: bool,

@@ -36,18 +36,29 @@ def toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return str(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + "}"
     return json.dumps(str(value))
 
 
 def write_config(path: Path, data_dir: Path, cameras: list[dict[str, Any]], http_port: int,
-                 recording: dict[str, Any] | None = None) -> Path:
+                 recording: dict[str, Any] | None = None, extra: str = "") -> Path:
+    """A config file; a camera's dict values become its sub-tables (``[cameras.motion]``),
+    ``extra`` is TOML appended as is (``[[webhooks]]``...)."""
     lines = ["[server]", f"data_dir = {toml_value(data_dir)}",
              f'http = "127.0.0.1:{http_port}"', "", "[recording]"]
     rec = {"segment_seconds": 2, "min_free": "0"} | (recording or {})
     lines += [f"{k} = {toml_value(v)}" for k, v in rec.items()]
     for cam in cameras:
-        lines += ["", "[[cameras]]"] + [f"{k} = {toml_value(v)}" for k, v in cam.items()]
-    path.write_text("\n".join(lines) + "\n")
+        flat = {k: v for k, v in cam.items() if not isinstance(v, dict)}
+        lines += ["", "[[cameras]]"] + [f"{k} = {toml_value(v)}" for k, v in flat.items()]
+        for key, table in cam.items():
+            if isinstance(table, dict):
+                lines += [f"[cameras.{key}]"] + [f"{k} = {toml_value(v)}"
+                                                 for k, v in table.items()]
+    path.write_text("\n".join(lines) + "\n" + extra)
     return path
 
 
@@ -89,12 +100,14 @@ class RunningNvr:
 @contextlib.asynccontextmanager
 async def running_nvr(tmp_path: Path, cameras: list[dict[str, Any]],
                       recording: dict[str, Any] | None = None,
-                      clock: Clock = SYSTEM_CLOCK) -> AsyncIterator[RunningNvr]:
+                      clock: Clock = SYSTEM_CLOCK, extra: str = "",
+                      port: int | None = None) -> AsyncIterator[RunningNvr]:
     """The NVR in this event loop, on a config written to tmp_path; stopped on exit.
     ``clock``: e.g. a :class:`~nvr.clock.SkippableClock`, to skip over waits."""
-    port = free_port()
+    port = port or free_port()
     data_dir = tmp_path / "data"
-    cfg_path = write_config(tmp_path / "config.toml", data_dir, cameras, port, recording)
+    cfg_path = write_config(tmp_path / "config.toml", data_dir, cameras, port, recording,
+                            extra)
     old = os.environ.get("NVR_ADMIN_PASSWORD")
     os.environ["NVR_ADMIN_PASSWORD"] = ADMIN_PASSWORD
     nvr = Nvr(load_config(cfg_path), clock=clock)

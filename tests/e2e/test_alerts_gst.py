@@ -1,0 +1,74 @@
+"""Motion to webhook, end to end: GStreamer's RTSP server as the cameras (pattern
+``ball`` moves, ``solid`` does not), nvr detecting motion, a real HTTP receiver that
+refuses the first deliveries and checks every signature, and an nvr restart in the
+middle. The receiver sees the event's start once and its end once."""
+
+from __future__ import annotations
+
+import collections
+import sys
+from pathlib import Path
+
+from gst_peer import start_gst_camera
+from nvrharness import free_port, running_nvr, wait_until
+from sqlalchemy import func, select
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "alerts"))
+from receiver import Receiver  # noqa: E402
+
+from nvr.db.models import Event, MotionSecond  # noqa: E402
+
+SECRET = "e2e-webhook-secret-0123"
+MOTION = {"enabled": True, "post_seconds": 30}
+
+
+def _events(nvr, camera: str) -> list[Event]:
+    assert nvr.nvr.sessions is not None
+    with nvr.nvr.sessions() as session:
+        return list(session.scalars(select(Event).where(Event.camera == camera,
+                                                         Event.type == "motion")))
+
+
+def _grid_seconds(nvr, camera: str) -> int:
+    assert nvr.nvr.sessions is not None
+    with nvr.nvr.sessions() as session:
+        return session.scalar(select(func.count()).select_from(MotionSecond)
+                              .where(MotionSecond.camera == camera)) or 0
+
+
+async def test_motion_reaches_the_webhook_once_per_phase_across_a_restart(tmp_path):
+    receiver = await Receiver(SECRET).start()
+    receiver.scripts["/hook"] = collections.deque([503, 503, 503])
+    extra = (f'\n[[webhooks]]\nname = "e2e"\nurl = "{receiver.url("/hook")}"\n'
+             f'secret = "{SECRET}"\nevents = ["motion"]\n')
+    port = free_port()
+    try:
+        async with start_gst_camera(extra_args=["--pattern", "ball"]) as ball, \
+                start_gst_camera(extra_args=["--pattern", "solid"]) as solid:
+            cameras = [{"name": "yard", "url": ball.url, "motion": MOTION},
+                       {"name": "wall", "url": solid.url, "motion": MOTION}]
+            async with running_nvr(tmp_path, cameras, extra=extra, port=port) as nvr:
+                events = await wait_until(lambda: _events(nvr, "yard"), 40, "a motion event")
+                await wait_until(lambda: receiver.requests >= 1, 20, "a first delivery try")
+                assert events[0].end_us is None  # the ball keeps moving
+                await wait_until(lambda: _grid_seconds(nvr, "yard") >= 2, 20, "motion grids")
+            # stopped mid-event: the event was ended at shutdown; deliveries still owed
+            async with running_nvr(tmp_path, cameras, extra=extra, port=port) as nvr:
+                await wait_until(lambda: receiver.accepted["/hook"], 40, "the start delivered")
+                await wait_until(
+                    lambda: any(b["phase"] == "end" for b in receiver.accepted["/hook"]), 40,
+                    "the end delivered")
+                first = _events(nvr, "yard")[0]
+                snapshot = nvr.data_dir / (first.snapshot_path or "missing")
+                assert snapshot.read_bytes()[:2] == b"\xff\xd8"  # a JPEG
+                assert _events(nvr, "wall") == []  # the solid picture never moved
+    finally:
+        await receiver.stop()
+    assert receiver.bad_signatures == 0
+    first_id = first.id
+    got = [(b["event_id"], b["phase"]) for b in receiver.accepted["/hook"]]
+    assert got.count((first_id, "start")) == 1 and got.count((first_id, "end")) == 1
+    assert got.index((first_id, "start")) < got.index((first_id, "end"))
+    start = next(b for b in receiver.accepted["/hook"] if b["phase"] == "start")
+    assert start["type"] == "motion" and start["camera"] == "yard"
+    assert len(set(receiver.keys["/hook"])) == len(receiver.keys["/hook"])  # no duplicates
