@@ -14,10 +14,11 @@ per frame, a :class:`FrameMotion`. Per frame:
    mask applied (masked pixels never count);
 4. **lighting fallback**: when the changed pixels still cover more than
    ``lighting_area`` of the frame (the camera switching to IR, a non-linear
-   exposure jump), or when a gain that varies only smoothly over the frame (a
-   4x3 grid of local brightness ratios, interpolated) explains three quarters
-   of the change (a lamp lighting one side: change with little structure;
-   checked only for frames that would be moving), the frame is taken as a
+   exposure jump), or when a gain and offset that vary only smoothly over the
+   frame (fitted in each cell of an 8x6 grid, interpolated) explain three
+   quarters of the change (a lamp lighting one side, an IR switch with its
+   bent tone curve and bright centre: change with little structure; checked
+   only for frames that would be moving), the frame is taken as a
    lighting change, not motion: ``lighting`` is set, ``moving`` is not, and
    the background is re-learnt from this frame at once;
 5. area fraction, score, the zones touched and the 16x9 grid (changed
@@ -55,7 +56,7 @@ GRID_LEVEL = 8  # a cell counts in the bitmap when 3 % of it changed
 Polygon = tuple[tuple[float, float], ...]  # points in 0..1 of the frame's width and height
 Gray = npt.NDArray[np.uint8]
 _Floats = npt.NDArray[np.float32]
-_LIGHT_COLUMNS, _LIGHT_ROWS = 4, 3  # the coarse grid of a smooth illumination change
+_LIGHT_COLUMNS, _LIGHT_ROWS = 8, 6  # the coarse grid of a smooth illumination change
 _LIGHT_LEFT = 0.25  # what a smooth gain must leave of a change for it to be motion
 
 
@@ -160,12 +161,21 @@ class MotionDetector:
 
     def _uneven_light(self, background: _Floats, frame: _Floats, shapes: _Shapes,
                       count: int) -> bool:
-        """Whether a local gain (smooth over the frame) explains most of the change."""
+        """Whether a local gain and offset (smooth over the frame) explain most of the change."""
         height, width = frame.shape
-        coarse = (_LIGHT_COLUMNS, _LIGHT_ROWS)
-        gain = ((cv2.resize(frame, coarse, interpolation=cv2.INTER_AREA) + 1.0)
-                / (cv2.resize(background, coarse, interpolation=cv2.INTER_AREA) + 1.0))
-        lit = background * cv2.resize(gain, (width, height), interpolation=cv2.INTER_LINEAR)
+
+        def coarse(image: _Floats) -> cv2.typing.MatLike:
+            return cv2.resize(image, (_LIGHT_COLUMNS, _LIGHT_ROWS), interpolation=cv2.INTER_AREA)
+
+        def fine(image: cv2.typing.MatLike) -> cv2.typing.MatLike:
+            return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+
+        # per cell, gain and offset by least squares (an IR switch bends the tone curve
+        # as well as lighting one part of the frame more than another)
+        mean_b, mean_f = coarse(background), coarse(frame)
+        variance = np.maximum(coarse(background * background) - mean_b * mean_b, 1.0)
+        gain = np.clip((coarse(background * frame) - mean_b * mean_f) / variance, 0.25, 4.0)
+        lit = background * fine(gain) + fine(mean_f - gain * mean_b)
         left = (cv2.absdiff(frame, lit) > self.settings.threshold) & shapes.valid
         return int(left.sum()) < count * _LIGHT_LEFT
 
