@@ -35,3 +35,8 @@ class SimConfig(BaseModel):
         default=2000, ge=50, le=100_000, description="Target video bitrate in kbit/s."
     )
     audio: bool = Field(default=True, description="Also send an AAC test tone.")
+    scene: Literal["pattern", "moving", "static", "ramp", "masked", "zone"] = Field(
+        default="pattern",
+        description="What the cameras show: the test pattern, or a scripted scene for "
+        "motion detection (nvr.sim.scenes): moving, static, ramp, masked, zone.",
+    )

@@ -10,6 +10,7 @@ from nvr.sim.faults import CameraFaults
 from nvr.sim.media import EncodedClip, MediaParams, encode_clip
 from nvr.sim.packetize import ClipPackets, FramePackets
 from nvr.sim.quirks import SDP_FAULTS, garbage_frames, noise_packets
+from nvr.sim.scenes import PATTERN, SCENES
 
 if TYPE_CHECKING:
     from nvr.sim.connection import RtspConnection
@@ -25,6 +26,10 @@ class SimCamera:
     `bitrate_kbps`, `gop_seconds` (keyframe interval), `bframes` (B-frames
     between references: pts != dts), `open_gop` (H.265: CRA keyframes with
     leading RASL pictures; see nvr.sim.media), `audio` (AAC track), `audio_rate`.
+
+    Content: `scene` is "pattern" (the sliding-bar test pattern, a two-GOP loop)
+    or one of `nvr.sim.scenes.SCENES` (scripted motion, keyed on the time since
+    PLAY; the loop is the scene's script, which must be a whole number of GOPs).
 
     Access: `user`, `password` (None: no authentication), `auth` ("basic",
     "digest" or "both").
@@ -77,6 +82,7 @@ class SimCamera:
     garbage_every: int = 0
     play_burst: int = 0
     transports: tuple[str, ...] = TRANSPORTS
+    scene: str = PATTERN
 
     def media_params(self) -> MediaParams:
         return MediaParams(
@@ -90,7 +96,13 @@ class SimCamera:
             audio_rate=self.audio_rate,
             bframes=self.bframes,
             open_gop=self.open_gop,
+            scene=self.scene,
+            loop_gops=self._loop_gops(),
         )
+
+    def _loop_gops(self) -> int:
+        scene = SCENES.get(self.scene)
+        return 2 if scene is None else max(1, scene.seconds // self.gop_seconds)
 
     def check(self) -> None:
         """ValueError for settings that cannot work (before anything is encoded)."""
@@ -107,6 +119,13 @@ class SimCamera:
             raise ValueError(f"camera {self.name}: transports must be of {TRANSPORTS}")
         if self.play_burst < 0 or self.garbage_every < 0 or self.gop_seconds < 1:
             raise ValueError(f"camera {self.name}: negative play_burst/garbage_every or no GOP")
+        if self.scene != PATTERN and self.scene not in SCENES:
+            raise ValueError(f"camera {self.name}: unknown scene {self.scene!r} "
+                             f"(known: {', '.join((PATTERN, *SCENES))})")
+        scene = SCENES.get(self.scene)
+        if scene is not None and scene.seconds % self.gop_seconds:
+            raise ValueError(f"camera {self.name}: scene {self.scene} lasts {scene.seconds} s, "
+                             f"not a whole number of {self.gop_seconds} s GOPs")
         if self.play_burst > self.fps * self.gop_seconds * 2:  # the loop is two GOPs
             raise ValueError(f"camera {self.name}: play_burst longer than the loop")
 

@@ -8,6 +8,7 @@ import contextlib
 import logging
 import signal
 
+from nvr.sim.scenes import PATTERN, scene_names
 from nvr.sim.server import SimCamera, SimServer
 
 
@@ -30,6 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--audio", action="store_true", help="add an AAC track (sine tone)")
     p.add_argument("--audio-rate", type=int, choices=[16000, 48000], default=48000)
+    p.add_argument(
+        "--scene", choices=scene_names(), default=PATTERN,
+        help="what the cameras show: the test pattern or a scripted motion scene "
+        "(nvr.sim.scenes; times count from each session's PLAY)",
+    )
     p.add_argument("--user", default=None, help="user name cameras demand")
     p.add_argument("--password", default=None, help="password cameras demand")
     p.add_argument("--auth", choices=["basic", "digest", "both"], default="digest")
@@ -54,6 +60,7 @@ async def _serve(args: argparse.Namespace) -> None:
             user=args.user if args.password is not None else None,
             password=args.password,
             auth=args.auth,
+            scene=args.scene,
         )
         for i in range(1, args.cameras + 1)
     ]
@@ -85,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
         build_parser().error("--gop must be at least 1 and --bframes at least 0")
     if args.open_gop and args.codec != "h265":
         build_parser().error("--open-gop needs --codec h265")
+    try:
+        SimCamera("cam1", gop_seconds=args.gop, scene=args.scene).check()
+    except ValueError as exc:
+        build_parser().error(str(exc).removeprefix("camera cam1: "))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(args))

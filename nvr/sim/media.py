@@ -12,6 +12,10 @@ CRA picture (NAL type 21) followed in decode order by leading RASL pictures
 GOP; x265's fixed B-frame pattern (b-adapt=0) gives `(keyint - 1) mod
 (bframes + 1)` of them (25 fps, 2 s, bframes=3: one; 24 fps: three).
 
+Instead of the pattern, `scene` picks a scripted scene of `nvr.sim.scenes`
+(known motion at known times, for motion tests); then `loop_gops` must make the
+loop as long as the scene's script.
+
 Optional audio is a sine tone encoded with FFmpeg's AAC encoder, 1024 samples
 a frame, kept raw (no ADTS).
 
@@ -29,6 +33,7 @@ import av
 import numpy as np
 
 from nvr.codec.nal import split_annexb
+from nvr.sim.scenes import PATTERN, SCENES, render_scene
 
 # H.264 NAL unit types (RFC 6184 / ITU-T H.264 table 7-1).
 H264_IDR = 5
@@ -63,6 +68,7 @@ class MediaParams:
     audio_rate: int = 48000
     bframes: int = 0  # B-frames between references (cameras rarely use them)
     open_gop: bool = False  # H.265: CRA keyframes with leading pictures
+    scene: str = PATTERN  # what the frames show: the test pattern or a scene of nvr.sim.scenes
 
 
 @dataclass(frozen=True)
@@ -208,11 +214,14 @@ def _encode_video(p: MediaParams) -> tuple[list[VideoFrame], dict[int, bytes]]:
         ctx.options = {**ctx.options, "tune": "film"}  # zerolatency forbids B-frames
     ctx.open()
 
+    scene = SCENES.get(p.scene)
+    if scene is None and p.scene != PATTERN:
+        raise ValueError(f"unknown scene {p.scene!r}")
     packets = []
     for i in range(total):
-        frame = av.VideoFrame.from_ndarray(
-            make_pattern(p.width, p.height, i, total), format="yuv420p"
-        )
+        picture = (make_pattern(p.width, p.height, i, total) if scene is None
+                   else render_scene(scene, p.width, p.height, i, p.fps))
+        frame = av.VideoFrame.from_ndarray(picture, format="yuv420p")
         frame.pts = i
         packets.extend(ctx.encode(frame))
     packets.extend(ctx.encode(None))
