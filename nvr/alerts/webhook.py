@@ -11,9 +11,12 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 
-__all__ = ["SCHEMA_VERSION", "SIGNATURE_HEADER", "request_headers", "sign", "verify"]
+__all__ = ["CLIP_TYPES", "SCHEMA_VERSION", "SIGNATURE_HEADER", "SNAPSHOT_TYPES",
+           "request_headers", "sign", "verify"]
 
 SCHEMA_VERSION = 1
+SNAPSHOT_TYPES = frozenset({"motion"})  # event types that keep a snapshot JPEG
+CLIP_TYPES = frozenset({"motion"})  # event types whose recording window is a clip
 SIGNATURE_HEADER = "X-NVR-Signature"
 USER_AGENT = "nvr-webhook/1"
 

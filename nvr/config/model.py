@@ -15,6 +15,8 @@ from pydantic_core import InitErrorDetails
 
 from nvr.config.auth import AuthConfig
 from nvr.config.cameras import CameraConfig, duplicate_names
+from nvr.config.mqtt import MqttConfig
+from nvr.config.notify import NotifyConfig
 from nvr.config.recording import RecordingConfig
 from nvr.config.server import ServerConfig
 from nvr.config.sim import SimConfig
@@ -43,15 +45,29 @@ class Config(BaseModel):
     webhooks: list[WebhookConfig] = Field(
         default_factory=list, max_length=100,
         description="[[webhooks]]: signed JSON POSTs of events (docs/ref/webhooks.md).")
+    mqtt: MqttConfig = Field(default_factory=MqttConfig,
+                             description="[mqtt]: events and camera state to a broker; off "
+                                         "without url.")
+    notify: list[NotifyConfig] = Field(
+        default_factory=list, max_length=100,
+        description="[[notify]]: phone and chat notifications of events through Apprise.")
 
     @model_validator(mode="after")
     def _check_unique_names(self) -> Config:
+        for index, entry in enumerate(self.notify):
+            entry.numbered(index)
         errors = [
             InitErrorDetails(type=err, loc=("cameras", index, "name"), input=name)
             for index, name, err in duplicate_names([c.name for c in self.cameras])
         ] + [
             InitErrorDetails(type=err, loc=("webhooks", index, "name"), input=name)
             for index, name, err in duplicate_names([w.target for w in self.webhooks])
+        ] + [  # outbox targets are one namespace: a webhook may be named "notify:x"
+            InitErrorDetails(type=err, loc=("notify", index - len(self.webhooks), "name"),
+                             input=name)
+            for index, name, err in duplicate_names(
+                [w.target for w in self.webhooks] + [n.target for n in self.notify])
+            if index >= len(self.webhooks)
         ]
         if errors:
             raise ValidationError.from_exception_data("Config", errors)

@@ -1,4 +1,5 @@
-"""``[server]``: the data directory, the web address and the database URL.
+"""``[server]``: the data directory, the web address, the database URL, and the
+public address alerts link to.
 
 ``data_dir`` is resolved against the config file's directory, which the loader
 passes as ``base_dir`` in the validation context. The database URL may hold a
@@ -11,6 +12,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -62,6 +64,33 @@ class ServerConfig(BaseModel):
         default=None,
         description="PEM private key of tls_cert.",
     )
+
+    public_url: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description='The address users reach the web UI at, e.g. "https://nvr.example.com": '
+        "alerts link to snapshots and clips under it. A trailing slash is dropped.",
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError:
+            raise PydanticCustomError("public_url", "not a valid URL") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise PydanticCustomError(
+                "public_url", 'must be an http:// or https:// URL with a host, '
+                'e.g. "https://nvr.example.com"')
+        if parts.username is not None or parts.query or parts.fragment:
+            raise PydanticCustomError(
+                "public_url", "must not hold a user, a query or a fragment")
+        return value.rstrip("/")
 
     @field_validator("data_dir", "tls_cert", "tls_key")
     @classmethod

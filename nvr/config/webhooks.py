@@ -17,7 +17,7 @@ from pydantic_core import PydanticCustomError
 
 from nvr.config.types import STRICT, redact_url
 
-__all__ = ["EVENT_TYPES", "EventType", "WebhookConfig"]
+__all__ = ["EVENT_TYPES", "AlertFilter", "EventType", "WebhookConfig"]
 
 EventType = Literal[
     "motion", "camera_offline", "camera_online", "recording_gap", "disk_low",
@@ -29,17 +29,12 @@ _RESERVED_HEADERS = {"content-type", "content-length", "host", "x-nvr-signature"
                      "idempotency-key"}
 
 
-class WebhookConfig(BaseModel):
-    """One ``[[webhooks]]`` entry."""
+class AlertFilter(BaseModel):
+    """The filters every alert target shares (``[[webhooks]]``, ``[[notify]]``): which
+    events it gets, and how often a camera may start one."""
 
     model_config = STRICT
 
-    name: str | None = Field(
-        default=None, min_length=1, max_length=64,
-        description="A stable name for the deliveries list; defaults to the URL.")
-    url: str = Field(description="http:// or https:// URL the JSON is POSTed to.")
-    secret: str = Field(min_length=16, max_length=512,
-                        description="HMAC-SHA256 key for X-NVR-Signature (16+ characters).")
     events: list[EventType] = Field(
         default_factory=lambda: list(EVENT_TYPES), description="Event types to send.")
     cameras: list[str] | Literal["*"] = Field(
@@ -50,6 +45,37 @@ class WebhookConfig(BaseModel):
     cooldown_seconds: float = Field(
         default=0, ge=0, le=86_400,
         description="No new event start from the same camera within this many seconds.")
+
+    @field_validator("cameras")
+    @classmethod
+    def _check_cameras(cls, value: list[str] | str) -> list[str] | str:
+        if isinstance(value, list) and any(not name for name in value):
+            raise PydanticCustomError("camera_name", "camera names must not be empty")
+        return value
+
+    @property
+    def target(self) -> str:
+        """The name the outbox files this target's deliveries under."""
+        raise NotImplementedError
+
+    def wants(self, camera: str, type_: str, zones: list[str] | tuple[str, ...]) -> bool:
+        """Whether an event of ``type_`` on ``camera`` touching ``zones`` passes the filters."""
+        if type_ not in self.events:
+            return False
+        if self.cameras != "*" and camera not in self.cameras:
+            return False
+        return not self.zones or any(z in self.zones for z in zones)
+
+
+class WebhookConfig(AlertFilter):
+    """One ``[[webhooks]]`` entry."""
+
+    name: str | None = Field(
+        default=None, min_length=1, max_length=64,
+        description="A stable name for the deliveries list; defaults to the URL.")
+    url: str = Field(description="http:// or https:// URL the JSON is POSTed to.")
+    secret: str = Field(min_length=16, max_length=512,
+                        description="HMAC-SHA256 key for X-NVR-Signature (16+ characters).")
     headers: dict[str, str] = Field(default_factory=dict, description="Extra request headers.")
 
     @field_validator("url")
@@ -65,13 +91,6 @@ class WebhookConfig(BaseModel):
             parts.port  # noqa: B018 - raises on a bad port
         except ValueError:
             raise PydanticCustomError("url_port", "port must be a number 1-65535") from None
-        return value
-
-    @field_validator("cameras")
-    @classmethod
-    def _check_cameras(cls, value: list[str] | str) -> list[str] | str:
-        if isinstance(value, list) and any(not name for name in value):
-            raise PydanticCustomError("camera_name", "camera names must not be empty")
         return value
 
     @field_validator("headers")
@@ -91,14 +110,6 @@ class WebhookConfig(BaseModel):
     def target(self) -> str:
         """The name deliveries are filed under: ``name``, else the redacted URL."""
         return self.name or redact_url(self.url)[:128]
-
-    def wants(self, camera: str, type_: str, zones: list[str] | tuple[str, ...]) -> bool:
-        """Whether an event of ``type_`` on ``camera`` touching ``zones`` passes the filters."""
-        if type_ not in self.events:
-            return False
-        if self.cameras != "*" and camera not in self.cameras:
-            return False
-        return not self.zones or any(z in self.zones for z in zones)
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         for name, value in super().__repr_args__():

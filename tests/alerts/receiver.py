@@ -72,7 +72,7 @@ class Receiver:
                 assert isinstance(answer, int)
                 if 200 <= answer < 300:
                     self.accepted[path].append(json.loads(body))
-                    self.keys[path].append(headers["idempotency-key"])
+                    self.keys[path].append(headers.get("idempotency-key", ""))
                 writer.write(f"HTTP/1.1 {answer} X\r\ncontent-length: 0\r\n\r\n".encode())
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):

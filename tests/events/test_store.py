@@ -116,3 +116,14 @@ def test_snapshot_path_is_kept(sessions) -> None:
     event_id = store.open("cam1", "motion", 1_000_000)
     store.set_snapshot(event_id, f"snapshots/cam1/{event_id}.jpg")
     assert store.event(event_id)["snapshot_path"] == f"snapshots/cam1/{event_id}.jpg"
+
+
+def test_public_url_links_snapshot_and_clip(sessions) -> None:
+    store = EventStore(sessions, [hook("a")], ManualClock(), public_url="https://nvr.example")
+    motion = store.open("front", "motion", 0, score=0.5)
+    offline = store.open("front", "camera_offline", 0)
+    bodies = {r.event_id: json.loads(r.payload) for r in rows(sessions)}
+    base = f"https://nvr.example/api/events/{motion}"
+    assert (bodies[motion]["snapshot_url"], bodies[motion]["clip_url"]) == (
+        f"{base}/snapshot.jpg", f"{base}/clip.mp4")
+    assert (bodies[offline]["snapshot_url"], bodies[offline]["clip_url"]) == (None, None)
