@@ -1,0 +1,132 @@
+"""``[mqtt]``: the broker nvr publishes events, motion and camera status to.
+
+MQTT is off until ``url`` is set. ``mqtt://host:1883`` connects in plain TCP,
+``mqtts://host:8883`` with TLS (the system's trusted certificates). Credentials
+go in ``username``/``password``, not in the URL, so there is one place that has
+to be hidden: the password never appears in ``repr()``, logs or errors. The
+topics are in ``docs/ref/config.md`` and the README.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from nvr.config.types import STRICT, redact_url
+
+__all__ = ["MqttConfig"]
+
+_SCHEMES = {"mqtt": (1883, False), "mqtts": (8883, True)}
+_TOPIC_FORBIDDEN = ("+", "#", "\0")
+
+
+def _check_topic(value: str, what: str) -> str:
+    """``value`` if it is a usable topic prefix: no wildcards, no empty levels."""
+    if any(c in value for c in _TOPIC_FORBIDDEN):
+        raise PydanticCustomError("topic", "{what} must not contain +, # or NUL", {"what": what})
+    if value.startswith("/") or value.endswith("/") or "//" in value:
+        raise PydanticCustomError("topic", "{what} must not have empty levels (stray /)",
+                                  {"what": what})
+    return value
+
+
+class MqttConfig(BaseModel):
+    """The ``[mqtt]`` table."""
+
+    model_config = STRICT
+
+    url: str | None = Field(
+        default=None,
+        description="mqtt://host[:port] (default port 1883) or mqtts://host[:port] (TLS, "
+                    "8883); unset: MQTT is off.")
+    topic_prefix: str = Field(
+        default="nvr", min_length=1, max_length=100,
+        description="First topic level: <prefix>/events, <prefix>/<camera>/motion, ...")
+    username: str | None = Field(default=None, min_length=1, max_length=256,
+                                 description="Broker user name.")
+    password: str | None = Field(default=None, max_length=1024,
+                                 description="Broker password; never shown in repr() or logs.")
+    discovery: bool = Field(
+        default=False,
+        description="Publish Home Assistant discovery messages (retained) for each camera.")
+    discovery_prefix: str = Field(
+        default="homeassistant", min_length=1, max_length=100,
+        description="Home Assistant's discovery topic prefix.")
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            parts = urlsplit(value)
+            port = parts.port
+        except ValueError:
+            raise PydanticCustomError("url_port", "port must be a number 1-65535") from None
+        if parts.scheme.lower() not in _SCHEMES:
+            raise PydanticCustomError("url_scheme", "must be an mqtt:// or mqtts:// URL")
+        if not parts.hostname:
+            raise PydanticCustomError("url_host", 'must have a host: "{url}"',
+                                      {"url": redact_url(value)})
+        if port == 0:
+            raise PydanticCustomError("url_port", "port must be a number 1-65535")
+        if parts.username is not None or parts.password is not None:
+            raise PydanticCustomError(
+                "url_userinfo", "put the credentials in mqtt.username and mqtt.password, "
+                                'not in the URL: "{url}"', {"url": redact_url(value)})
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise PydanticCustomError("url_path", 'must be just scheme, host and port: "{url}"',
+                                      {"url": redact_url(value)})
+        return value
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _check_prefix(cls, value: str) -> str:
+        return _check_topic(value, "topic_prefix")
+
+    @field_validator("discovery_prefix")
+    @classmethod
+    def _check_discovery_prefix(cls, value: str) -> str:
+        return _check_topic(value, "discovery_prefix")
+
+    @model_validator(mode="after")
+    def _password_needs_user(self) -> MqttConfig:
+        if self.password is not None and self.username is None:
+            raise PydanticCustomError("mqtt_password", "mqtt.password is set without "
+                                                       "mqtt.username")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        """Whether nvr connects to a broker at all (``url`` is set)."""
+        return self.url is not None
+
+    @property
+    def host(self) -> str:
+        """The broker's host name or address (IPv6 without brackets)."""
+        if self.url is None:
+            raise ValueError("mqtt is disabled (no url)")
+        return urlsplit(self.url).hostname or ""
+
+    @property
+    def port(self) -> int:
+        """The broker's port: the URL's, else 1883 (mqtt) or 8883 (mqtts)."""
+        if self.url is None:
+            raise ValueError("mqtt is disabled (no url)")
+        parts = urlsplit(self.url)
+        return parts.port or _SCHEMES[parts.scheme.lower()][0]
+
+    @property
+    def tls(self) -> bool:
+        """Whether the connection uses TLS (``mqtts://``)."""
+        return self.url is not None and _SCHEMES[urlsplit(self.url).scheme.lower()][1]
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            if name == "password" and value is not None:
+                value = "***"
+            yield name, value
