@@ -235,8 +235,15 @@ class MqttPublisher:
         return aiomqtt.Client(
             config.host, config.port, username=config.username, password=config.password,
             identifier=identifier, will=will, keepalive=30, timeout=PUBLISH_TIMEOUT,
-            tls_context=ssl.create_default_context() if config.tls else None,
+            tls_context=self._tls_context(),
             logger=logging.getLogger(f"{__name__}.client"))
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        """``mqtts://``: the broker's certificate checked against ``tls_ca`` or the system's CAs."""
+        if not self._config.tls:
+            return None
+        ca = self._config.tls_ca
+        return ssl.create_default_context(cafile=str(ca) if ca is not None else None)
 
     async def _session(self) -> None:
         """One connection: announce, serve until it breaks (raises) or cancelled."""

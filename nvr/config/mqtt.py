@@ -10,13 +10,21 @@ topics are in ``docs/ref/config.md`` and the README.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, field_validator, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    BaseModel,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from nvr.config.types import STRICT, redact_url
+from nvr.config.types import STRICT, redact_url, resolve_path
 
 __all__ = ["MqttConfig"]
 
@@ -50,6 +58,10 @@ class MqttConfig(BaseModel):
                                  description="Broker user name.")
     password: str | None = Field(default=None, max_length=1024,
                                  description="Broker password; never shown in repr() or logs.")
+    tls_ca: Path | None = Field(
+        default=None,
+        description="With mqtts://: PEM file of the CA that signed the broker's certificate "
+                    "(a home broker's own CA); unset: the system's trusted CAs.")
     discovery: bool = Field(
         default=False,
         description="Publish Home Assistant discovery messages (retained) for each camera.")
@@ -93,11 +105,28 @@ class MqttConfig(BaseModel):
     def _check_discovery_prefix(cls, value: str) -> str:
         return _check_topic(value, "discovery_prefix")
 
+    @field_validator("tls_ca")
+    @classmethod
+    def _check_tls_ca(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        path = resolve_path(value, info.context)
+        if not path.is_file():
+            raise PydanticCustomError("tls", "no such file: {path}", {"path": str(path)})
+        return path
+
     @model_validator(mode="after")
-    def _password_needs_user(self) -> MqttConfig:
+    def _check_pairs(self) -> MqttConfig:
+        problems = []
         if self.password is not None and self.username is None:
-            raise PydanticCustomError("mqtt_password", "mqtt.password is set without "
-                                                       "mqtt.username")
+            problems.append(("password", "password is set without username"))
+        if self.tls_ca is not None and not self.tls:
+            problems.append(("tls_ca", "tls_ca needs an mqtts:// url"))
+        if problems:
+            raise ValidationError.from_exception_data("MqttConfig", [
+                InitErrorDetails(type=PydanticCustomError("mqtt", message), loc=(key,),
+                                 input=None)
+                for key, message in problems])
         return self
 
     @property

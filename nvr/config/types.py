@@ -12,8 +12,10 @@ that holds the value. :data:`STRICT` is the model config of every section.
 
 from __future__ import annotations
 
+import os
 import re
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
@@ -28,6 +30,7 @@ __all__ = [
     "parse_duration",
     "parse_size",
     "redact_url",
+    "resolve_path",
     "split_host_port",
 ]
 
@@ -150,6 +153,22 @@ def split_host_port(value: str) -> tuple[str, int]:
             "host_port", 'port must be a number 1-65535 (got "{value}")', {"value": value}
         )
     return host, int(port_text)
+
+
+# --- paths -----------------------------------------------------------------------------
+
+
+def resolve_path(value: Path, context: dict[str, Any] | None) -> Path:
+    """``value`` with ``~`` expanded, relative to the config file's directory.
+
+    The loader passes that directory as ``base_dir`` in the validation context;
+    without it (a model built in code) a relative path stays relative.
+    """
+    path = value.expanduser()
+    base = (context or {}).get("base_dir")
+    if not path.is_absolute() and base is not None:
+        path = Path(os.path.normpath(Path(base) / path))
+    return path
 
 
 # --- urls ------------------------------------------------------------------------------

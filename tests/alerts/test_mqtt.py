@@ -32,7 +32,7 @@ MOSQUITTO = shutil.which("mosquitto") or (
     "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
 MOSQUITTO_PASSWD = shutil.which("mosquitto_passwd")
 ROOT = Path(__file__).resolve().parents[2]
-WAIT = 10.0  # upper bound for a message to arrive; reached only when a test fails
+WAIT = 20.0  # upper bound for a message to arrive; reached only when a test fails
 PASSWORD = "s3cret-broker-pw"
 
 pytestmark = [
@@ -113,6 +113,38 @@ def auth_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
     one = Broker(directory, f"allow_anonymous false\npassword_file {passwords}")
     one.start()
     yield one
+    one.stop()
+
+
+def make_certificates(directory: Path) -> tuple[Path, Path, Path]:
+    """A test CA and a broker certificate for 127.0.0.1 signed by it: (ca, cert, key)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed")
+    ca, ca_key = directory / "ca.pem", directory / "ca.key"
+    cert, key, csr = directory / "broker.pem", directory / "broker.key", directory / "broker.csr"
+    ext = directory / "ext.cnf"
+    ext.write_text("subjectAltName=IP:127.0.0.1\nauthorityKeyIdentifier=keyid,issuer\n")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    for command in (
+        [openssl, "req", "-x509", *ec, "-keyout", ca_key, "-out", ca, "-days", "2",
+         "-subj", "/CN=nvr test CA"],
+        [openssl, "req", *ec, "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1"],
+        [openssl, "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+         "-out", cert, "-days", "2", "-extfile", ext],
+    ):
+        subprocess.run([str(c) for c in command], check=True, capture_output=True)
+    return ca, cert, key
+
+
+@pytest.fixture(scope="module")
+def tls_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Broker, Path]]:
+    directory = tmp_path_factory.mktemp("mosquitto-tls")
+    ca, cert, key = make_certificates(directory)
+    one = Broker(directory, f"allow_anonymous true\ncafile {ca}\ncertfile {cert}\n"
+                            f"keyfile {key}")
+    one.start()
+    yield one, ca
     one.stop()
 
 
@@ -316,3 +348,17 @@ async def test_mqtt_username_password(auth_broker: Broker, caplog: pytest.LogCap
     assert "retrying in" in caplog.text  # the refusal was logged, without the password
     assert PASSWORD not in caplog.text
     assert PASSWORD not in repr(good._config)  # noqa: SLF001
+
+
+async def test_mqtt_tls_checks_the_broker_certificate(tls_broker: tuple[Broker, Path]):
+    broker, ca = tls_broker
+    url = f"mqtts://127.0.0.1:{broker.port}"
+    trusting = MqttPublisher(MqttConfig(url=url, topic_prefix="t6", tls_ca=ca), ["cam1"])
+    strict = MqttPublisher(MqttConfig(url=url, topic_prefix="t6x"), ["cam1"], SkippableClock())
+    async with running(trusting), running(strict):
+        trusting.status("cam1", "online")
+        await until(lambda: trusting.state.sent >= 1)
+        await until(lambda: strict.state.last_error is not None)
+    assert "certificate verify failed" in (strict.state.last_error or "")
+    assert strict.state.connects == 0
+    assert trusting.state.connects == 1

@@ -55,7 +55,7 @@ def test_mqtt_password_hidden_and_needs_a_username():
     assert "hunter2secret" not in repr(config)
     assert "hunter2secret" not in str(config)
     assert "hunter2secret" not in repr(Config(mqtt=config))
-    with pytest.raises(ValidationError, match="without mqtt.username") as info:
+    with pytest.raises(ValidationError, match="password is set without username") as info:
         MqttConfig(url="mqtt://b", password="hunter2secret")
     assert "hunter2secret" not in str(info.value)
 
@@ -105,3 +105,16 @@ def test_discovery_topics_ids_and_availability():
     for body in messages.values():
         assert body["availability_topic"] == "home/nvr/available"
         assert body["device"]["identifiers"] == ["home_nvr_door"]
+
+
+def test_mqtt_tls_ca_must_exist_and_needs_mqtts(tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    assert MqttConfig(url="mqtts://b", tls_ca=ca).tls_ca == ca
+    relative = MqttConfig.model_validate({"url": "mqtts://b", "tls_ca": "ca.pem"},
+                                         context={"base_dir": tmp_path})
+    assert relative.tls_ca == ca
+    with pytest.raises(ValidationError, match="no such file"):
+        MqttConfig(url="mqtts://b", tls_ca=tmp_path / "missing.pem")
+    with pytest.raises(ValidationError, match="needs an mqtts:// url"):
+        MqttConfig(url="mqtt://b", tls_ca=ca)
