@@ -6,7 +6,9 @@
 
 ``timeline``: ``GET /api/cameras/{name}/timeline`` for one day, on an index of 10
 cameras x 30 days of 60 s segments (432 000 rows, SQLite in a temp dir; a few
-outages per day so that there are gaps to find). Target: < 20 ms a request. Each
+outages per day so that there are gaps to find), with motion in 3 % of the
+seconds (``motion_seconds``, ~780 000 rows: the day's per-minute bars) and 20
+events per camera and day (the markers). Target: < 20 ms a request. Each
 request asks for a random camera and day (today included). Timed, per request:
 the whole route through the app (httpx's ASGI transport; Bearer token, Guard,
 JSON), and on its own the work the route does in its thread (two columns
@@ -48,7 +50,7 @@ from nvr.auth.accounts import Accounts
 from nvr.auth.audit import AuditLog
 from nvr.auth.authenticator import Authenticator
 from nvr.auth.sessions import SessionStore
-from nvr.db.models import Segment
+from nvr.db.models import Event, MotionSecond, Segment
 from nvr.db.session import make_engine, make_sessionmaker, upgrade
 from nvr.recording.index import SegmentIndex
 from nvr.recording.timeline import day_bounds, merge, zone
@@ -76,7 +78,8 @@ def make_site(root: Path, cameras: list[str]) -> tuple[Any, Services, str, Segme
     auth = Authenticator(accounts, SessionStore(sessions), AuditLog(sessions))
     token, _ = accounts.create_token("admin", "bench", auth.now_us(), None)
     index = SegmentIndex(sessions)
-    services = Services(data_dir=root, index=index, auth=auth, configured=list(cameras))
+    services = Services(data_dir=root, index=index, auth=auth, configured=list(cameras),
+                        sessions=sessions)
     return create_app(services), services, token, index
 
 
@@ -129,10 +132,27 @@ def fill_index(url: str, today: date) -> int:
                              "height": 1080})
             with make_sessionmaker(engine).begin() as session:
                 session.execute(insert(Segment), rows)
+                session.execute(insert(MotionSecond), motion_rows(rnd, camera, first // US))
+                session.execute(insert(Event), [
+                    {"camera": camera, "type": "motion", "start_us": t * US,
+                     "end_us": (t + 30) * US, "score": 0.5, "zones": "[]", "details": "{}"}
+                    for t in range(first // US, first // US + DAYS * 86_400, 86_400 // 20)])
             total += len(rows)
     finally:
         engine.dispose()
     return total
+
+
+def motion_rows(rnd: random.Random, camera: str, first_s: int) -> list[dict[str, Any]]:
+    """Bursts of 1-30 seconds of motion covering about 3 % of the seconds."""
+    out: list[dict[str, Any]] = []
+    second, grid = first_s, (0xFFF).to_bytes(18, "big")
+    while second < first_s + DAYS * 86_400:
+        second += rnd.randrange(1, 1000)
+        for s in range(second, second + rnd.randrange(1, 31)):
+            out.append({"camera": camera, "second": s, "cells": 12, "grid": grid})
+        second += 31
+    return out
 
 
 async def bench_timeline(args: argparse.Namespace) -> None:
