@@ -67,7 +67,7 @@ def _write_events(nvr: Any, first_us: int, now_us: int, jpeg: bytes) -> dict[str
     add("old_gap", "front", "recording_gap", yesterday + 3600 * US, yesterday + 3720 * US)
     add("offline", "garage", "camera_offline", first_us - 30 * US, first_us - 5 * US)
     add("online", "garage", "camera_online", first_us - 5 * US, first_us - 5 * US)
-    add("recorded", "front", "motion", first_us + 3 * US, first_us + 6 * US, 0.083,
+    add("recorded", "front", "motion", first_us + 2 * US, first_us + 5 * US, 0.083,
         ("driveway",), snapshot=True)
     add("ongoing", "front", "motion", now_us - 4 * US, None, 0.35, ("porch",), snapshot=True)
     return ids
@@ -230,7 +230,7 @@ async def test_clicking_an_event_plays_it_and_the_clip_downloads(site, events, t
     assert re.fullmatch(rf"front_event-{site.ids['recorded']}_\d{{4}}-\d\d-\d\dT[\d-]+Z\.mp4",
                         download.suggested_filename)
     await download.save_as(tmp_path / "clip.mp4")
-    # from 2 s before the start (3 s into the recordings) to 2 s after the end (6 s)
+    # from 2 s before the start (2 s into the recordings) to 2 s after the end (5 s)
     assert float(ffprobe(tmp_path / "clip.mp4")["format"]["duration"]) == pytest.approx(
         7, abs=1.1)
 
@@ -246,7 +246,7 @@ async def test_clicking_an_event_plays_it_and_the_clip_downloads(site, events, t
             break
         await asyncio.sleep(0.15)
     assert state["w"] == 320, state
-    at = (site.first_us + 1 * US) / 1000  # the clip's start: 2 s before the event
+    at = site.first_us / 1000  # the clip's start: 2 s before the event
     assert abs(state["wall"] - at) < 2500, state
     await expect(page.locator("#mode-label")).to_have_text("Playback")
     assert problems(console) == []
