@@ -4,11 +4,13 @@
 // wall-clock time.
 
 import { api, timeOfDay } from "./api.js";
+import { MotionSearch } from "./motionsearch.js";
 import { MseSink } from "./mse.js";
 import { Timeline } from "./timeline.js";
 
 const AHEAD = 10; // seconds of media the player wants buffered (at 1x)
 const MAX_RATE = 16; // what browsers allow for playbackRate
+const PRE_ROLL = 3000; // ms of recording shown before an event or a motion match
 
 export class PlaybackSession {
   constructor(video, camera, startMs, { onEnd, onError }) {
@@ -164,6 +166,7 @@ export function setup({ video, camera, viewer, startLive, stopLive, state, say }
       onSeek: (ms) => seek(ms),
       onScrub: (ms, x) => showPreview(ms, x),
       onScrubEnd: () => { preview.hidden = true; },
+      onMarker: (event) => seek(event.start - PRE_ROLL),
       onSelect: (range) => {
         download.hidden = !range;
         if (range) {
@@ -188,11 +191,67 @@ export function setup({ video, camera, viewer, startLive, stopLive, state, say }
     }, 60);
   }
 
+  // motion search: a rectangle on the picture → the day's matching seconds on the timeline
+  const searchButton = document.getElementById("motion-search");
+  const nextMatch = document.getElementById("next-match");
+  const clearSearch = document.getElementById("clear-search");
+  const searchNote = document.getElementById("search-note");
+  const search = new MotionSearch(video.closest(".stage"), video, {
+    onRegion: () => { showSearching(false); runSearch(); },
+    onCancel: () => showSearching(false),
+  });
+
+  function showSearching(drawing) {
+    searchButton.setAttribute("aria-pressed", String(drawing));
+    searchButton.textContent = drawing ? "Drag a box on the picture…" : "Motion search";
+    clearSearch.hidden = !drawing && !search.region;
+  }
+
+  async function runSearch() {
+    if (!search.region) return;
+    const start = new Date(timeline.dayStart).toISOString();
+    const end = new Date(timeline.dayEnd).toISOString();
+    searchNote.hidden = false;
+    searchNote.textContent = "Searching…";
+    try {
+      const found = await api(`/api/cameras/${encodeURIComponent(camera)}/motion?start=${encodeURIComponent(start)}&end=${encodeURIComponent(end)}&region=${search.region.join(",")}`);
+      timeline.setMatches(found.ranges);
+      const n = found.ranges.length;
+      searchNote.textContent = n ? `${n} movement${n === 1 ? "" : "s"} in the marked area on this day (green on the timeline).`
+        : "No motion in the marked area on this day.";
+      nextMatch.hidden = !n;
+    } catch (err) {
+      searchNote.textContent = `Motion search failed: ${err.message}`;
+    }
+  }
+
+  function jumpMatch() {
+    const now = session ? session.wall : timeline.dayStart;
+    const after = timeline.matches.find(([a]) => a - PRE_ROLL > now + 1000) || timeline.matches[0];
+    if (after) seek(after[0] - PRE_ROLL);
+  }
+
+  searchButton.addEventListener("click", () => {
+    if (search.drawing) { search.stop(); showSearching(false); return; }
+    search.start();
+    showSearching(true);
+  });
+  clearSearch.addEventListener("click", () => {
+    search.clear();
+    timeline.setMatches([]);
+    searchNote.hidden = true;
+    nextMatch.hidden = true;
+    showSearching(false);
+  });
+  nextMatch.addEventListener("click", jumpMatch);
+
   async function loadDay(day) {
     const [start, end] = localDay(day);
     try {
       const data = await api(`/api/cameras/${encodeURIComponent(camera)}/timeline?day=${day}&tz=${encodeURIComponent(tz)}`);
+      const changed = start !== timeline.dayStart;
       timeline.setDay(start, end, data);
+      if (changed && search.region) runSearch();
       note.textContent = data.spans.length ? "" : "Nothing recorded on this day.";
       const rows = await api(`/api/recordings?camera=${encodeURIComponent(camera)}&start=${encodeURIComponent(new Date(start).toISOString())}&end=${encodeURIComponent(new Date(end).toISOString())}`);
       segments = rows.map((r) => Date.parse(r.start));
@@ -317,6 +376,6 @@ export function setup({ video, camera, viewer, startLive, stopLive, state, say }
   loadDay(dayInput.value).then(() => {
     if (viewer.dataset.at) seek(Date.parse(viewer.dataset.at));
   });
-  window.nvrPlayer = { seek, goLive, get session() { return session; }, timeline,
+  window.nvrPlayer = { seek, goLive, get session() { return session; }, timeline, search,
                       get shown() { return shown; } };
 }

@@ -1,22 +1,45 @@
-// The timeline of one day on a canvas: recorded spans, gaps, event markers, the
+// The timeline of one day on a canvas: recorded spans, gaps, motion bars (per
+// minute), event markers (a row above the bar, one colour per type; hover for
+// details, click to play from just before the event), motion search matches, the
 // playhead and a selected range. Zoom 24 h / 6 h / 1 h / 10 min with the buttons,
 // the mouse wheel or a pinch; drag to scrub (with a preview), click to seek.
 
 const DAY = 86400000;
+const BAR_TOP = 24;
+const MARKER_HEIGHT = 7;
+const MARKER_SLOP = 8; // px either side of a marker that still hits it
+export const EVENT_COLOURS = { motion: "#f1b443", camera_offline: "#e5484d", other: "#b98bff" };
+const EVENT_NAMES = { motion: "Motion", camera_offline: "Camera offline" };
+
+function clock(ms) {
+  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+}
+
+export function describeEvent(e) {
+  const name = EVENT_NAMES[e.type] || e.type.replace(/_/g, " ");
+  const when = e.end === null ? `${clock(e.start)} – ongoing` : `${clock(e.start)} – ${clock(e.end)}`;
+  const score = e.score === null || e.score === undefined ? "" : `, score ${Math.round(e.score * 100)} %`;
+  const zones = e.zones && e.zones.length ? `, zones: ${e.zones.join(", ")}` : "";
+  return `${name} ${when}${score}${zones}`;
+}
 
 export class Timeline {
-  constructor(element, canvas, { onSeek, onScrub, onScrubEnd, onSelect }) {
+  constructor(element, canvas, { onSeek, onScrub, onScrubEnd, onSelect, onMarker }) {
     this.element = element;
     this.canvas = canvas;
     this.onSeek = onSeek;
     this.onScrub = onScrub;
     this.onScrubEnd = onScrubEnd;
     this.onSelect = onSelect;
+    this.onMarker = onMarker;
     this.dayStart = 0; // ms, local midnight
     this.dayEnd = DAY;
     this.spans = [];
     this.gaps = [];
-    this.events = [];
+    this.events = []; // {id, type, start (ms), end (ms or null), score, zones}
+    this.motion = []; // per motionStep ms from dayStart, 0..100
+    this.motionStep = 60000;
+    this.matches = []; // motion search: [[ms, ms]]
     this.playhead = null; // ms
     this.selection = null; // [ms, ms]
     this.selecting = false;
@@ -33,7 +56,10 @@ export class Timeline {
     this.dayEnd = end;
     this.spans = data.spans.map((s) => [Date.parse(s.start), Date.parse(s.end)]);
     this.gaps = data.gaps.map((s) => [Date.parse(s.start), Date.parse(s.end)]);
-    this.events = (data.events || []).map((e) => Date.parse(e.start));
+    this.events = (data.events || []).map((e) => ({ ...e, start: Date.parse(e.start),
+                                                    end: e.end === null ? null : Date.parse(e.end) }));
+    this.motion = data.motion || [];
+    this.motionStep = (data.motion_step || 60) * 1000;
     this.zoom(this.dayEnd - this.dayStart, this.playhead ?? this.dayStart);
   }
 
@@ -65,6 +91,32 @@ export class Timeline {
     return ((ms - this.viewStart) / this.span) * width;
   }
 
+  setMatches(ranges) {
+    this.matches = ranges.map((r) => [Date.parse(r.start), Date.parse(r.end)]);
+    this.draw();
+  }
+
+  // the event whose marker is at this point of the canvas (the row above the bar), or null
+  markerAt(clientX, clientY) {
+    const rect = this.canvas.getBoundingClientRect();
+    if (clientY - rect.top > BAR_TOP + 2) return null;
+    const x = clientX - rect.left;
+    let best = null;
+    let distance = Infinity;
+    for (const e of this.events) {
+      const [x0, x1] = this._markerX(e, rect.width);
+      const d = x < x0 ? x0 - x : x > x1 ? x - x1 : 0;
+      if (d <= MARKER_SLOP && d < distance) { best = e; distance = d; }
+    }
+    return best;
+  }
+
+  _markerX(e, width) {
+    const end = e.end ?? Math.min(Date.now(), this.dayEnd);
+    const x0 = this.xOf(e.start, width);
+    return [x0, Math.max(x0 + 3, this.xOf(end, width))];
+  }
+
   recordedAt(ms) {
     return this.spans.some(([a, b]) => ms >= a && ms < b);
   }
@@ -80,7 +132,7 @@ export class Timeline {
     const g = canvas.getContext("2d");
     g.setTransform(ratio, 0, 0, ratio, 0, 0);
     g.clearRect(0, 0, width, height);
-    const barTop = 22;
+    const barTop = BAR_TOP;
     const barHeight = height - barTop - 6;
     g.fillStyle = "#11151c";
     g.fillRect(0, barTop, width, barHeight);
@@ -100,10 +152,21 @@ export class Timeline {
       const x1 = Math.min(width, this.xOf(b, width));
       if (x1 > x0) g.fillRect(x0, barTop, Math.max(1, x1 - x0), barHeight);
     }
-    g.fillStyle = "#f1b443";
-    for (const at of this.events) {
-      const x = this.xOf(at, width);
-      if (x >= 0 && x <= width) g.fillRect(x - 1, barTop - 6, 3, 6);
+    this._motion(g, width, barTop, barHeight);
+    for (const [a, b] of this.matches) {
+      const x0 = Math.max(0, this.xOf(a, width));
+      const x1 = Math.min(width, this.xOf(b, width));
+      if (x1 < 0 || x0 > width) continue;
+      g.fillStyle = "rgb(63 207 130 / 30%)";
+      g.fillRect(x0, barTop, Math.max(2, x1 - x0), barHeight);
+      g.fillStyle = "#3fcf82";
+      g.fillRect(x0, barTop, Math.max(2, x1 - x0), 4);
+    }
+    for (const e of this.events) {
+      const [x0, x1] = this._markerX(e, width);
+      if (x1 < 0 || x0 > width) continue;
+      g.fillStyle = EVENT_COLOURS[e.type] || EVENT_COLOURS.other;
+      g.fillRect(Math.max(0, x0), barTop - MARKER_HEIGHT - 1, Math.min(width, x1) - Math.max(0, x0), MARKER_HEIGHT);
     }
     if (this.selection) {
       const [a, b] = this.selection[0] < this.selection[1] ? this.selection : [this.selection[1], this.selection[0]];
@@ -120,6 +183,29 @@ export class Timeline {
     }
   }
 
+  // motion bars from the bottom of the bar: the busiest minute under each pixel column
+  _motion(g, width, barTop, barHeight) {
+    if (!this.motion.length) return;
+    const first = Math.max(0, Math.floor((this.viewStart - this.dayStart) / this.motionStep));
+    const last = Math.min(this.motion.length, Math.ceil((this.viewStart + this.span - this.dayStart) / this.motionStep));
+    const columns = new Map();
+    for (let i = first; i < last; i += 1) {
+      const value = this.motion[i];
+      if (!value) continue;
+      const x0 = Math.floor(this.xOf(this.dayStart + i * this.motionStep, width));
+      const x1 = Math.max(x0 + 1, Math.floor(this.xOf(this.dayStart + (i + 1) * this.motionStep, width)));
+      for (let x = Math.max(0, x0); x < Math.min(width, x1); x += 1) {
+        columns.set(x, Math.max(columns.get(x) || 0, value));
+      }
+    }
+    const tall = barHeight * 0.7;
+    g.fillStyle = "rgb(255 220 140 / 85%)";
+    for (const [x, value] of columns) {
+      const h = Math.max(2, (value / 100) * tall);
+      g.fillRect(x, barTop + barHeight - h, 1, h);
+    }
+  }
+
   _ticks(g, width, barTop) {
     const steps = [60, 300, 600, 1800, 3600, 7200, 10800].map((s) => s * 1000);
     const step = steps.find((s) => (s / this.span) * width >= 70) || 21600000;
@@ -129,9 +215,10 @@ export class Timeline {
     const first = Math.ceil((this.viewStart - this.dayStart) / step) * step + this.dayStart;
     for (let t = first; t <= this.viewStart + this.span; t += step) {
       const x = this.xOf(t, width);
-      g.fillRect(x, barTop - 4, 1, 4);
+      g.fillRect(x, barTop - MARKER_HEIGHT - 4, 1, 3);
       const label = new Date(t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-      if (x > 14 && x < width - 14) g.fillText(label, x - 14, 4);
+      const half = g.measureText(label).width / 2;
+      if (x - half >= 0 && x + half <= width) g.fillText(label, x - half, 2);
     }
   }
 
@@ -164,7 +251,8 @@ export class Timeline {
         return;
       }
       const at = this.timeAt(event.clientX);
-      this._drag = { start: at, moved: false, x: event.clientX };
+      const marker = this.selecting ? null : this.markerAt(event.clientX, event.clientY);
+      this._drag = { start: at, moved: false, x: event.clientX, marker };
       if (this.selecting) this.selection = [at, at];
     });
     el.addEventListener("pointermove", (event) => {
@@ -176,6 +264,11 @@ export class Timeline {
         return;
       }
       const at = this.timeAt(event.clientX);
+      if (!this._drag) {
+        const marker = this.markerAt(event.clientX, event.clientY);
+        const title = marker ? describeEvent(marker) : "";
+        if (this.canvas.title !== title) this.canvas.title = title;
+      }
       if (this._drag) {
         if (Math.abs(event.clientX - this._drag.x) > 3) this._drag.moved = true;
         if (this.selecting) {
@@ -200,6 +293,8 @@ export class Timeline {
         this.selection = b - a >= 1000 ? [a, b] : null;
         this.draw();
         this.onSelect(this.selection);
+      } else if (drag.marker && !drag.moved && this.onMarker) {
+        this.onMarker(drag.marker);
       } else {
         this.onSeek(at);
       }
