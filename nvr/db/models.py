@@ -151,7 +151,8 @@ class Event(Base):
     ``zones`` a JSON list of zone names; ``details`` a JSON object."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_camera_start", "camera", "start_us"),)
+    __table_args__ = (Index("ix_events_camera_start", "camera", "start_us"),
+                      Index("ix_events_start", "start_us", "id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     camera: Mapped[str] = mapped_column(String(128))

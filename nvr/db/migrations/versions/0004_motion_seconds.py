@@ -1,4 +1,4 @@
-"""motion search: one row per camera and second with motion
+"""motion search: one row per camera and second with motion; events by time
 
 Revision ID: 0004
 Revises: 0003
@@ -26,7 +26,10 @@ def upgrade() -> None:
         sa.Column("cells", sa.SmallInteger(), nullable=False),
         sa.Column("grid", sa.LargeBinary(18), nullable=False),
     )
+    # every camera's events newest first (the admin's events list) without a sort
+    op.create_index("ix_events_start", "events", ["start_us", "id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_events_start", table_name="events")
     op.drop_table("motion_seconds")
