@@ -31,17 +31,17 @@ from pathlib import Path
 from typing import Any, cast
 
 import httpx
-from sqlalchemy import CursorResult, and_, delete, exists, select, update
+from sqlalchemy import CursorResult, and_, delete, exists, func, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from nvr.alerts.notify import AppriseSender, message
+from nvr.alerts.notify import AppriseSender, message, scrub
 from nvr.alerts.webhook import SNAPSHOT_TYPES, request_headers
 from nvr.clock import SYSTEM_CLOCK, Clock
 from nvr.config.notify import NotifyConfig
 from nvr.config.webhooks import WebhookConfig
 from nvr.db.models import Event, OutboxRow
 
-__all__ = ["Delivery", "OutboxWorker", "list_deliveries", "prune_outbox"]
+__all__ = ["Delivery", "OutboxWorker", "delivery_counts", "list_deliveries", "prune_outbox"]
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,13 @@ def list_deliveries(sessions: sessionmaker[Session], state: str | None = None,
         if state is not None:
             query = query.where(OutboxRow.state == state)
         return [_delivery(r) for r in session.scalars(query)]
+
+
+def delivery_counts(sessions: sessionmaker[Session]) -> dict[str, int]:
+    """How many deliveries are in each state (the system page's summary)."""
+    with sessions() as session:
+        rows = session.execute(select(OutboxRow.state, func.count()).group_by(OutboxRow.state))
+        return {state: count for state, count in rows}
 
 
 def prune_outbox(sessions: sessionmaker[Session], now_us: int, keep_days: float = 7) -> int:
@@ -261,8 +268,8 @@ class OutboxWorker:
                                          timeout=self._timeout)
         except httpx.TimeoutException:
             return "timed out"
-        except httpx.HTTPError as exc:
-            return f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__
+        except httpx.HTTPError as exc:  # the URL's path may be a token: never in the text
+            return scrub(f"{type(exc).__name__}: {exc}", [hook.url])[:500]
         if 200 <= response.status_code < 300:
             return None
         return f"HTTP {response.status_code}"

@@ -8,6 +8,7 @@ The delivery schema is in ``docs/ref/webhooks.md``.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
@@ -108,8 +109,14 @@ class WebhookConfig(AlertFilter):
 
     @property
     def target(self) -> str:
-        """The name deliveries are filed under: ``name``, else the redacted URL."""
-        return self.name or redact_url(self.url)[:128]
+        """The name deliveries are filed under: ``name``, else the URL's scheme and host
+        with a short hash of the whole URL (its path may be a token: Discord, Slack)."""
+        if self.name:
+            return self.name
+        parts = urlsplit(self.url)
+        digest = hashlib.sha256(self.url.encode()).hexdigest()[:8]
+        host = parts.netloc.rpartition("@")[2]  # host[:port], never user:password
+        return f"{parts.scheme}://{host}/… #{digest}"[:128]
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         for name, value in super().__repr_args__():

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nvr import __version__
 from nvr.web import system as system_routes
+from nvr.web.api import alerts as alert_api
 from nvr.web.api import audit, cameras, live, me, recordings, tokens, users
 from nvr.web.api import events as event_api
 from nvr.web.api import images as image_api
@@ -86,6 +87,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(tokens.router)
     app.include_router(me.router)
     app.include_router(audit.router)
+    app.include_router(alert_api.router)
     app.include_router(playback_api.router)
     app.include_router(timeline_api.router)
     app.include_router(motion_api.router)

@@ -3,7 +3,8 @@ as a page and as JSON.
 
 Version and uptime, the process's CPU and memory (from ``/proc/self``, or
 ``resource`` where there is no /proc), every camera's state and counters, the
-disk under data_dir, the database's size and the config's problems. Gathering
+disk under data_dir, the database's size and the config's problems; the page also
+lists the latest alert deliveries (``nvr.web.api.alerts``). Gathering
 touches the disk and the database: :func:`gather` runs in a thread.
 """
 
@@ -24,6 +25,7 @@ from starlette.responses import Response
 
 from nvr import __version__
 from nvr.config.problems import config_problems, size_text
+from nvr.web.api.alerts import latest as latest_deliveries
 from nvr.web.api.deps import AdminDep, ServicesDep
 from nvr.web.api.recordings import iso
 from nvr.web.pages.recordings import duration_text
@@ -233,5 +235,7 @@ def uptime_text(seconds: float) -> str:
 @router.get("/system", include_in_schema=False)
 async def system_page(request: Request, services: ServicesDep, user: AdminDep) -> Response:
     info = await system_info(request, services)
+    alerts = await latest_deliveries(services)
     return render(request, "system.html", user=user, csrf_token=user.csrf or "",
-                  section="system", info=info, size=size_text, uptime=uptime_text)
+                  section="system", info=info, size=size_text, uptime=uptime_text,
+                  alerts=alerts)

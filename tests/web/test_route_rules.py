@@ -39,6 +39,7 @@ EXPECTED = {
     ("GET", "/api/me"): "user",
     ("POST", "/api/me/password"): "user",
     ("GET", "/api/audit"): "admin",
+    ("GET", "/api/alerts/deliveries"): "admin",
     ("WEBSOCKET", "/api/cameras/{name}/live"): "user",
     ("WEBSOCKET", "/api/cameras/{name}/playback"): "user",
     ("GET", "/api/cameras/{name}/export.mp4"): "user",
