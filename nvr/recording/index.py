@@ -6,10 +6,10 @@ event loop run them with ``asyncio.to_thread``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, delete, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -38,6 +38,16 @@ class SegmentInfo:
     audio_codec: str | None
     width: int
     height: int
+
+
+class SegmentSpan(NamedTuple):
+    """A segment row without its media fields: what retention decides on and deletes by."""
+
+    id: int
+    start_us: int
+    end_us: int
+    bytes: int
+    path: str
 
 
 class SegmentIndex:
@@ -98,6 +108,40 @@ class SegmentIndex:
         # Core on a plain connection: half the cost of an ORM session for 1440 rows
         with self._engine().connect() as connection:
             return [(s, e) for s, e in connection.execute(stmt)]
+
+    def spans(self, camera: str, before_us: int, page: int = 5000) -> Iterator[SegmentSpan]:
+        """The camera's segments starting before ``before_us``, by (start_us, id), as
+        plain tuples read in pages through the (camera, start_us) index: retention walks
+        30 days of 60 s segments (43,200 rows) per camera and pass, and ORM objects
+        would cost several times more."""
+        after: tuple[int, int] | None = None
+        while True:
+            stmt = select(Segment.id, Segment.start_us, Segment.end_us, Segment.bytes,
+                          Segment.path).where(Segment.camera == camera,
+                                              Segment.start_us < before_us)
+            if after is not None:
+                stmt = stmt.where((Segment.start_us > after[0])
+                                  | ((Segment.start_us == after[0]) & (Segment.id > after[1])))
+            stmt = stmt.order_by(Segment.start_us, Segment.id).limit(page)
+            with self._engine().connect() as connection:
+                rows = [SegmentSpan(*row) for row in connection.execute(stmt)]
+            yield from rows
+            if len(rows) < page:
+                return
+            after = (rows[-1].start_us, rows[-1].id)
+
+    def first_start(self, camera: str) -> int | None:
+        """The start of the camera's oldest segment, or None without segments."""
+        stmt = select(func.min(Segment.start_us)).where(Segment.camera == camera)
+        with self._engine().connect() as connection:
+            value = connection.execute(stmt).scalar()
+        return None if value is None else int(value)
+
+    @property
+    def engine(self) -> Engine:
+        """The engine behind the sessions, for Core queries next to the index (retention
+        reads the events table through it)."""
+        return self._engine()
 
     def _engine(self) -> Engine:
         if self._bind is None:

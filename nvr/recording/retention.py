@@ -1,15 +1,29 @@
-"""Retention: delete the oldest segments by age, by size and for free disk space.
+"""Retention: delete the oldest segments by age, by size and for free disk space,
+and on cameras that record events only, the footage no event claims.
 
 Rules, applied in this order on each ``run_once``:
 
+0. events only (``record = "events"``): per such camera, segments that overlap
+   no event clip window (``nvr.recording.event_windows``: ``pre_seconds`` before
+   an event's start to ``post_seconds`` after its end; an ongoing event claims
+   everything from its start minus ``pre_seconds`` on) and ended before the
+   horizon ``now - pre_seconds - OPEN_LAG``: footage younger than that may still
+   be claimed by the pre-roll of an event not stored yet;
 1. age: per camera, segments that ended ``retain_days`` or more before ``now``
-   (the camera's own ``retain_days`` overrides the global one);
+   (the camera's own ``retain_days`` overrides the global one). A segment that
+   overlaps an event window is kept for ``event_retain_days_for`` instead: the
+   longer of ``events_retain_days`` and ``retain_days``;
 2. per-camera bytes: the camera's oldest segments until it is within ``max_bytes``;
 3. global bytes: the oldest segments of all cameras until all fit ``max_bytes``;
 4. free space: while the disk holding data_dir has less than ``min_free`` bytes
    free, the oldest segments of all cameras, one by one. Free space is measured
    once and the freed bytes are added to it (some filesystems release space
    lazily; re-measuring there would delete everything).
+
+Rules 2-4 delete event footage too when they must: disk safety wins over keeping
+events. With ``events_retain_days`` set, the byte caps (2, 3) take the footage no
+event claims first (oldest first) and event footage only when that is not enough;
+``min_free`` (4) takes the oldest, whatever it holds.
 
 A segment whose path is in ``active_paths`` (being written) is never deleted.
 Each deletion unlinks the file first (a missing file is fine) and then deletes
@@ -25,13 +39,21 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Set
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nvr.db.models import Segment
-from nvr.recording.index import SegmentIndex
+from nvr.recording.event_windows import FOOTAGE_EVENT_TYPES, WindowCursor, event_windows
+from nvr.recording.index import SegmentIndex, SegmentSpan
+
+if TYPE_CHECKING:
+    from nvr.config.model import Config
 
 log = logging.getLogger(__name__)
 
 US_PER_DAY = 86_400 * 1_000_000
+# Margin for an event stored after its start (hysteresis, the decode queue): footage
+# this much older than the pre-roll stays on an events-only camera until it is judged.
+OPEN_LAG_US = 60 * 1_000_000
 _PAGE = 500
 
 FreeBytesFn = Callable[[Path], int]
@@ -44,10 +66,20 @@ def disk_free_bytes(path: Path) -> int:
 
 @dataclass(frozen=True, slots=True)
 class CameraRetention:
-    """Per-camera overrides; ``None`` means: use the global value (for age) or no limit."""
+    """Per-camera settings; ``None`` means: use the global value (for age) or no limit.
+
+    ``events_only``: the camera records ``"events"``; ``pre_seconds``/``post_seconds``:
+    its event clip window (``[cameras.motion]``, whose defaults these are; a camera
+    gone from the config keeps them for its old footage)."""
 
     retain_days: float | None = None
     max_bytes: int | None = None
+    events_only: bool = False
+    pre_seconds: float = 5.0
+    post_seconds: float = 10.0
+
+
+_DEFAULT_CAMERA = CameraRetention()
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +88,11 @@ class RetentionPolicy:
     max_bytes: int | None = None  # over all cameras together
     min_free: int = 0  # bytes to keep free on the data_dir filesystem
     per_camera: Mapping[str, CameraRetention] = field(default_factory=dict)
+    events_retain_days: float | None = None  # footage in event windows, every camera
+    event_types: frozenset[str] = FOOTAGE_EVENT_TYPES  # the events that keep footage
+
+    def camera(self, camera: str) -> CameraRetention:
+        return self.per_camera.get(camera, _DEFAULT_CAMERA)
 
     def retain_days_for(self, camera: str) -> float | None:
         own = self.per_camera.get(camera)
@@ -63,12 +100,39 @@ class RetentionPolicy:
             return own.retain_days
         return self.retain_days
 
+    def event_retain_days_for(self, camera: str) -> float | None:
+        """The age limit of footage in event windows: the longer of ``events_retain_days``
+        and the camera's ``retain_days`` (``None``: no limit). On an events-only camera
+        without ``retain_days`` all footage is event footage, so ``events_retain_days``
+        alone limits it; elsewhere an unlimited ``retain_days`` keeps events unlimited
+        too (deleting the events and keeping the rest would be backwards)."""
+        base, extra = self.retain_days_for(camera), self.events_retain_days
+        if extra is None:
+            return base
+        if base is None:
+            return extra if self.camera(camera).events_only else None
+        return max(base, extra)
+
+
+def policy_from_config(config: Config) -> RetentionPolicy:
+    """The retention policy a config asks for (``[recording]`` and each camera's
+    ``retain_days``, ``max_bytes``, ``record`` and ``[cameras.motion]`` pre/post)."""
+    rec = config.recording
+    return RetentionPolicy(
+        retain_days=rec.retain_days, max_bytes=rec.max_bytes, min_free=rec.min_free,
+        events_retain_days=rec.events_retain_days,
+        per_camera={c.name: CameraRetention(
+            retain_days=c.retain_days, max_bytes=c.max_bytes,
+            events_only=c.record == "events", pre_seconds=c.motion.pre_seconds,
+            post_seconds=c.motion.post_seconds) for c in config.cameras})
+
 
 @dataclass(slots=True)
 class RetentionReport:
     deleted_segments: int = 0
     deleted_bytes: int = 0
-    reasons: Counter[str] = field(default_factory=Counter)  # "age" | "camera_bytes" | ...
+    # "no_event" | "age" | "camera_bytes" | "total_bytes" | "min_free"
+    reasons: Counter[str] = field(default_factory=Counter)
     free_short: bool = False  # min_free not reached with everything deletable deleted
 
 
@@ -92,38 +156,20 @@ class Retention:
         policy = self.policy
 
         for camera in self._index.cameras():
-            days = policy.retain_days_for(camera)
-            if days is None:
-                continue
-            cutoff = now_us - round(days * US_PER_DAY)
-            for segment in run.oldest(camera):
-                if segment.start_us >= cutoff:
-                    break
-                if segment.end_us <= cutoff:
-                    run.delete(segment, "age")
-            run.flush()
+            self._events_only(run, camera, now_us)
+            self._age(run, camera, now_us)
 
         totals = self._index.by_camera_bytes()
         for camera, total in sorted(totals.items()):
             own = policy.per_camera.get(camera)
             if own is None or own.max_bytes is None or total <= own.max_bytes:
                 continue
-            excess = total - own.max_bytes
-            for segment in run.oldest(camera):
-                if excess <= 0:
-                    break
-                run.delete(segment, "camera_bytes")
-                excess -= segment.bytes
-            run.flush()
+            self._over_cap(run, camera, total - own.max_bytes, "camera_bytes")
 
         if policy.max_bytes is not None:
             excess = self._index.total_bytes() - policy.max_bytes
-            for segment in run.oldest(None):
-                if excess <= 0:
-                    break
-                run.delete(segment, "total_bytes")
-                excess -= segment.bytes
-            run.flush()
+            if excess > 0:
+                self._over_cap(run, None, excess, "total_bytes")
 
         if policy.min_free > 0:
             try:
@@ -158,6 +204,75 @@ class Retention:
         return run.report
 
 
+    def _over_cap(self, run: _Run, camera: str | None, excess: int, reason: str) -> None:
+        """Rules 2-3: delete the oldest segments (of one camera, or of all) until
+        ``excess`` bytes are gone. With ``events_retain_days`` set, footage no event
+        claims goes first, oldest first; event footage then, oldest first, only if
+        that was not enough."""
+        if self.policy.events_retain_days is not None:
+            cursors: dict[str, WindowCursor] = {}
+            for segment in run.oldest(camera):
+                if excess <= 0:
+                    break
+                cursor = cursors.get(segment.camera)
+                if cursor is None:
+                    cursor = cursors[segment.camera] = WindowCursor(
+                        self._windows(run, segment.camera))
+                if not cursor.overlaps(segment.start_us, segment.end_us):
+                    run.delete(segment, reason)
+                    excess -= segment.bytes
+            run.flush()
+        for segment in run.oldest(camera):
+            if excess <= 0:
+                break
+            run.delete(segment, reason)
+            excess -= segment.bytes
+        run.flush()
+
+    def _windows(self, run: _Run, camera: str) -> list[tuple[int, int]]:
+        """The camera's event windows, read once per pass."""
+        windows = run.windows.get(camera)
+        if windows is None:
+            own = self.policy.camera(camera)
+            windows = run.windows[camera] = event_windows(
+                self._index.engine, camera, self.policy.event_types,
+                round(own.pre_seconds * 1e6), round(own.post_seconds * 1e6),
+                since_us=self._index.first_start(camera))
+        return windows
+
+    def _events_only(self, run: _Run, camera: str, now_us: int) -> None:
+        """Rule 0: on an events-only camera, drop what no event window claims."""
+        own = self.policy.camera(camera)
+        if not own.events_only:
+            return
+        horizon = now_us - round(own.pre_seconds * 1e6) - OPEN_LAG_US
+        cursor = WindowCursor(self._windows(run, camera))
+        for segment in run.spans(camera, horizon):
+            if segment.end_us <= horizon and not cursor.overlaps(segment.start_us,
+                                                                 segment.end_us):
+                run.delete(segment, "no_event")
+        run.flush()
+
+    def _age(self, run: _Run, camera: str, now_us: int) -> None:
+        """Rule 1: footage older than retain_days, event footage older than its own limit."""
+        cutoff = _cutoff(now_us, self.policy.retain_days_for(camera))
+        event_cutoff = _cutoff(now_us, self.policy.event_retain_days_for(camera))
+        limits = [c for c in (cutoff, event_cutoff) if c is not None]
+        if not limits:
+            return
+        cursor = WindowCursor(self._windows(run, camera) if event_cutoff != cutoff else [])
+        for segment in run.spans(camera, max(limits)):
+            claimed = cursor.overlaps(segment.start_us, segment.end_us)
+            limit = event_cutoff if claimed else cutoff
+            if limit is not None and segment.end_us <= limit:
+                run.delete(segment, "age")
+        run.flush()
+
+
+def _cutoff(now_us: int, days: float | None) -> int | None:
+    return None if days is None else now_us - round(days * US_PER_DAY)
+
+
 class _Run:
     """One retention pass: pages through the index, unlinks files, batches row deletes."""
 
@@ -167,6 +282,7 @@ class _Run:
         self._active = active
         self._pending: list[int] = []
         self._dirs: set[Path] = set()
+        self.windows: dict[str, list[tuple[int, int]]] = {}  # event windows by camera
         self.report = RetentionReport()
 
     def oldest(self, camera: str | None) -> Iterator[Segment]:
@@ -182,7 +298,14 @@ class _Run:
                 yield segment
             after = (page[-1].start_us, page[-1].id)
 
-    def delete(self, segment: Segment, reason: str) -> int:
+    def spans(self, camera: str, before_us: int) -> Iterator[SegmentSpan]:
+        """The camera's segments starting before ``before_us``, by start, skipping
+        active ones."""
+        for segment in self._index.spans(camera, before_us):
+            if segment.path not in self._active:
+                yield segment
+
+    def delete(self, segment: Segment | SegmentSpan, reason: str) -> int:
         """Unlink the segment's file and queue its row; returns the bytes freed on disk."""
         path = self._data_dir / segment.path
         freed = 0
