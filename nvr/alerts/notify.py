@@ -7,9 +7,10 @@ on a lock screen ("Motion on front", "Motion on front (zones: door) at
 the event's snapshot attached when there is one.
 
 Apprise is synchronous (``requests`` underneath) and may block for its whole
-timeout on a dead service, so sends run on the sender's own small thread pool,
-not the default executor that database work shares: a hung chat service cannot
-starve recording or the other targets of threads.
+timeout on a dead service, so sends run on the sender's own thread pool (one
+thread per notification that may be in flight), not the default executor that
+database work shares: a hung chat service cannot starve recording or the other
+targets of threads.
 
 Secrets: an Apprise URL holds its token in it, so neither the URL nor Apprise's
 own log lines (which can name it) leave this module unscrubbed. Apprise's logger

@@ -143,9 +143,15 @@ class OutboxWorker:
         return prune_outbox(self._sessions, self._now_us() if now_us is None else now_us,
                             keep_days)
 
+    def _apprise(self) -> AppriseSender:
+        """A thread for every notification that may be in flight at once, so a hung
+        service holds only its own target's threads."""
+        threads = max(1, min(32, self._per_target * len(self._notify)))
+        return AppriseSender(threads=threads, timeout=self._notify_timeout)
+
     async def run(self) -> None:
         """Deliver until cancelled; every delivery task is owned by this call."""
-        apprise = AppriseSender(timeout=self._notify_timeout)
+        apprise = self._apprise()
         try:
             async with self._http() as client, asyncio.TaskGroup() as group:
                 while True:
@@ -157,7 +163,7 @@ class OutboxWorker:
 
     async def deliver_due(self) -> int:
         """Claim what is due now and deliver it, waiting for the answers (tests, CLI)."""
-        apprise = AppriseSender(timeout=self._notify_timeout)
+        apprise = self._apprise()
         try:
             async with self._http() as client:
                 rows = await self._claim_now()

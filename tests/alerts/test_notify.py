@@ -180,3 +180,24 @@ async def test_prune_forgets_finished_rows_only(sessions, endpoint) -> None:
     assert await asyncio.to_thread(out.prune, now_us + 8 * 86_400 * S) == 2
     assert [d.state for d in list_deliveries(sessions)] == ["pending", "pending"]
     assert await asyncio.to_thread(out.prune, now_us + 2 * 86_400 * S, 1) == 0
+
+
+async def test_a_hung_service_delays_only_its_own_entry(sessions, endpoint) -> None:
+    slow, fast = entry(endpoint, "slow"), entry(endpoint, "fast")
+    endpoint.scripts[f"/{TOKEN}/slow"] = deque(["hang"] * 3)
+    store = EventStore(sessions, [], notify=[slow, fast])
+    out = OutboxWorker(sessions, [], notify=[slow, fast], poll=0.02, notify_timeout=30.0)
+    async with asyncio.TaskGroup() as group:
+        task = group.create_task(out.run())
+        for n in range(3):
+            await asyncio.to_thread(store.open, f"cam{n}", "camera_offline", n * S)
+            out.notify()
+        for _ in range(1000):
+            if len(endpoint.accepted[f"/{TOKEN}/fast"]) == 3:
+                break
+            await asyncio.sleep(0.01)
+        # the slow entry holds its 2 requests in flight; the fast one got all 3
+        assert endpoint.hanging == 2 and endpoint.accepted[f"/{TOKEN}/slow"] == []
+        assert len(endpoint.accepted[f"/{TOKEN}/fast"]) == 3
+        endpoint.release.set()
+        task.cancel()

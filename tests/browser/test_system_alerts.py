@@ -23,7 +23,7 @@ SECRET = "browser-test-secret-0123"
 async def _answer_204(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """A webhook receiver that takes everything (signatures are tested elsewhere)."""
     try:
-        while line := await reader.readline():
+        while await reader.readline():
             length = 0
             while (header := await reader.readline()) not in (b"\r\n", b""):
                 name, _, value = header.decode().partition(":")
@@ -31,7 +31,6 @@ async def _answer_204(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
             await reader.readexactly(length)
             writer.write(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
             await writer.drain()
-            del line
     except (ConnectionError, asyncio.IncompleteReadError):
         pass
     finally:
