@@ -44,6 +44,7 @@ class SegmentSpan(NamedTuple):
     """A segment row without its media fields: what retention decides on and deletes by."""
 
     id: int
+    camera: str
     start_us: int
     end_us: int
     bytes: int
@@ -109,16 +110,20 @@ class SegmentIndex:
         with self._engine().connect() as connection:
             return [(s, e) for s, e in connection.execute(stmt)]
 
-    def spans(self, camera: str, before_us: int, page: int = 5000) -> Iterator[SegmentSpan]:
-        """The camera's segments starting before ``before_us``, by (start_us, id), as
-        plain tuples read in pages through the (camera, start_us) index: retention walks
-        30 days of 60 s segments (43,200 rows) per camera and pass, and ORM objects
-        would cost several times more."""
+    def spans(self, camera: str | None, before_us: int | None = None,
+              page: int = 5000) -> Iterator[SegmentSpan]:
+        """Segments (of one camera, or of all) starting before ``before_us``, oldest first
+        by (start_us, id), as plain tuples read in pages (through the (camera, start_us)
+        index for one camera): retention walks 30 days of 60 s segments (43,200 rows)
+        per camera and pass, and ORM objects would cost several times more."""
         after: tuple[int, int] | None = None
         while True:
-            stmt = select(Segment.id, Segment.start_us, Segment.end_us, Segment.bytes,
-                          Segment.path).where(Segment.camera == camera,
-                                              Segment.start_us < before_us)
+            stmt = select(Segment.id, Segment.camera, Segment.start_us, Segment.end_us,
+                          Segment.bytes, Segment.path)
+            if camera is not None:
+                stmt = stmt.where(Segment.camera == camera)
+            if before_us is not None:
+                stmt = stmt.where(Segment.start_us < before_us)
             if after is not None:
                 stmt = stmt.where((Segment.start_us > after[0])
                                   | ((Segment.start_us == after[0]) & (Segment.id > after[1])))

@@ -211,7 +211,7 @@ class Retention:
         that was not enough."""
         if self.policy.events_retain_days is not None:
             cursors: dict[str, WindowCursor] = {}
-            for segment in run.oldest(camera):
+            for segment in run.spans(camera, page=_PAGE):
                 if excess <= 0:
                     break
                 cursor = cursors.get(segment.camera)
@@ -222,7 +222,7 @@ class Retention:
                     run.delete(segment, reason)
                     excess -= segment.bytes
             run.flush()
-        for segment in run.oldest(camera):
+        for segment in run.spans(camera, page=_PAGE):
             if excess <= 0:
                 break
             run.delete(segment, reason)
@@ -298,10 +298,11 @@ class _Run:
                 yield segment
             after = (page[-1].start_us, page[-1].id)
 
-    def spans(self, camera: str, before_us: int) -> Iterator[SegmentSpan]:
-        """The camera's segments starting before ``before_us``, by start, skipping
-        active ones."""
-        for segment in self._index.spans(camera, before_us):
+    def spans(self, camera: str | None, before_us: int | None = None,
+              page: int = 5000) -> Iterator[SegmentSpan]:
+        """Segments (of one camera, or of all) starting before ``before_us``, by start,
+        skipping active ones."""
+        for segment in self._index.spans(camera, before_us, page):
             if segment.path not in self._active:
                 yield segment
 
