@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import BigInteger, Integer, Select, String, and_, bindparam, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -74,6 +74,20 @@ def merge_ranges(seconds: Iterable[int], gap: int = 1) -> list[tuple[int, int]]:
         else:
             out.append((second, second + 1))
     return out
+
+
+def _intensity_query() -> Select[int, int]:
+    """Seconds with motion per bucket, built once (the timeline asks per request)."""
+    start = bindparam("start", type_=BigInteger)
+    bucket = ((MotionSecond.second - start) * bindparam("buckets", type_=Integer)
+              // bindparam("span", type_=BigInteger)).label("bucket")
+    return select(bucket, func.count()).where(
+        MotionSecond.camera == bindparam("camera", type_=String),
+        MotionSecond.second >= start,
+        MotionSecond.second < bindparam("end", type_=BigInteger)).group_by(bucket)
+
+
+_INTENSITY = _intensity_query()
 
 
 class MotionIndex:
@@ -133,19 +147,17 @@ class MotionIndex:
         span = end_s - start_s
         if buckets <= 0 or span <= 0:
             return []
-        bucket = ((MotionSecond.second - start_s) * buckets // span).label("bucket")
-        query = select(bucket, func.count()).where(
-            MotionSecond.camera == camera, MotionSecond.second >= start_s,
-            MotionSecond.second < end_s).group_by(bucket)
         out = [0] * buckets
-        with self._sessions() as session:
-            for index, count in session.execute(query):
-                index = int(index)
-                low = start_s + -(-index * span // buckets)
-                high = start_s + -(-(index + 1) * span // buckets)
-                length = max(1, high - low)
-                if 0 <= index < buckets:
-                    out[index] = max(1, min(100, round(100 * count / length)))
+        params = {"camera": camera, "start": start_s, "end": end_s, "buckets": buckets,
+                  "span": span}
+        with self._sessions() as session:  # Core on the session's connection: no ORM step
+            counts = session.connection().execute(_INTENSITY, params).all()
+        for row in counts:
+            index, count = int(row[0]), int(row[1])
+            if 0 <= index < buckets:
+                low = start_s - (-index * span // buckets)
+                high = start_s - (-(index + 1) * span // buckets)
+                out[index] = max(1, min(100, round(100 * count / max(1, high - low))))
         return out
 
     def prune(self, camera: str | None, before_s: int) -> int:

@@ -18,7 +18,7 @@ from datetime import date
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
-from sqlalchemy import or_, select
+from sqlalchemy import BigInteger, String, bindparam, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from nvr.db.models import Event
@@ -68,19 +68,24 @@ def _zones(text: str | None) -> list[str]:
     return [str(z) for z in zones] if isinstance(zones, list) else []
 
 
+_DAY_EVENTS = select(Event.id, Event.type, Event.start_us, Event.end_us, Event.score,
+                     Event.zones).where(
+    Event.camera == bindparam("camera", type_=String),
+    Event.start_us < bindparam("end", type_=BigInteger),
+    or_(Event.end_us.is_(None), Event.end_us > bindparam("start", type_=BigInteger)),
+).order_by(Event.start_us, Event.id).limit(MAX_EVENTS)  # built once: asked per request
+
+
 def day_events(sessions: sessionmaker[Session], camera: str, start_us: int,
                end_us: int) -> list[TimelineEvent]:
     """The camera's events overlapping ``[start_us, end_us)``, oldest first."""
-    query = select(Event.id, Event.type, Event.start_us, Event.end_us, Event.score,
-                   Event.zones).where(
-        Event.camera == camera, Event.start_us < end_us,
-        or_(Event.end_us.is_(None), Event.end_us > start_us),
-    ).order_by(Event.start_us, Event.id).limit(MAX_EVENTS)
-    with sessions() as session:
-        return [TimelineEvent(id=id_, type=type_, start=iso(start),
-                              end=None if end is None else iso(end), score=score,
-                              zones=_zones(zones))
-                for id_, type_, start, end, score, zones in session.execute(query)]
+    params = {"camera": camera, "start": start_us, "end": end_us}
+    with sessions() as session:  # Core on the session's connection: no ORM step
+        rows = session.connection().execute(_DAY_EVENTS, params).all()
+    return [TimelineEvent(id=id_, type=type_, start=iso(start),
+                          end=None if end is None else iso(end), score=score,
+                          zones=_zones(zones))
+            for id_, type_, start, end, score, zones in rows]
 
 
 def day_extras(sessions: sessionmaker[Session] | None, camera: str, start_us: int,
