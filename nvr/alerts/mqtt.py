@@ -26,6 +26,7 @@ so the broker's last word on it is always the newest value.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import secrets
@@ -248,24 +249,32 @@ class MqttPublisher:
     async def _session(self) -> None:
         """One connection: announce, serve until it breaks (raises) or cancelled."""
         client = self._client()
-        async with client:
+        await client.__aenter__()  # connect; no ``async with``: its exit must not
+        try:                       # turn a cancellation into an MqttError
             self._connected = True
             self._connects += 1
             self._last_error = None
             log.info("mqtt %s: connected", self.state.broker)
-            sender = asyncio.create_task(self._send(client), name="mqtt send")
-            listener = asyncio.create_task(self._listen(client), name="mqtt listen")
-            try:
-                done, _ = await asyncio.wait({sender, listener},
-                                             return_when=asyncio.FIRST_COMPLETED)
-            except asyncio.CancelledError:
-                await self._stop_tasks(sender, listener)
-                await self._goodbye(client)
-                raise
+            await self._serve(client)
+        except asyncio.CancelledError:
+            await self._goodbye(client)
+            raise
+        finally:
+            self._connected = False
+            with contextlib.suppress(aiomqtt.MqttError, OSError):
+                await client.__aexit__(None, None, None)  # DISCONNECT, bounded by timeout
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        """Send and listen until one of them fails; raises that MqttError."""
+        sender = asyncio.create_task(self._send(client), name="mqtt send")
+        listener = asyncio.create_task(self._listen(client), name="mqtt listen")
+        try:
+            done, _ = await asyncio.wait({sender, listener}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
             await self._stop_tasks(sender, listener)
-            for task in done:
-                task.result()  # the MqttError that ended the connection
-            raise aiomqtt.MqttError("connection ended")  # pragma: no cover - tasks never return
+        for task in done:
+            task.result()  # the MqttError that ended the connection
+        raise aiomqtt.MqttError("connection ended")  # pragma: no cover - tasks never return
 
     @staticmethod
     async def _stop_tasks(*tasks: asyncio.Task[None]) -> None:
@@ -283,7 +292,6 @@ class MqttPublisher:
         except (aiomqtt.MqttError, OSError, TimeoutError) as exc:
             log.warning("mqtt %s: could not publish offline at shutdown: %s",
                         self.state.broker, self._describe(exc))
-        self._connected = False
 
     async def _republish(self, client: aiomqtt.Client) -> None:
         """Availability and every retained state whose newest value is not queued."""
