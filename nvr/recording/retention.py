@@ -22,7 +22,8 @@ Rules, applied in this order on each ``run_once``:
 
 Rules 2-4 delete event footage too when they must: disk safety wins over keeping
 events. With ``events_retain_days`` set, the byte caps (2, 3) take the footage no
-event claims first (oldest first) and event footage only when that is not enough;
+event claims (and, being older than the horizon, none can) first, oldest first,
+and the rest only when that is not enough;
 ``min_free`` (4) takes the oldest, whatever it holds.
 
 A segment whose path is in ``active_paths`` (being written) is never deleted.
@@ -164,12 +165,12 @@ class Retention:
             own = policy.per_camera.get(camera)
             if own is None or own.max_bytes is None or total <= own.max_bytes:
                 continue
-            self._over_cap(run, camera, total - own.max_bytes, "camera_bytes")
+            self._over_cap(run, camera, total - own.max_bytes, "camera_bytes", now_us)
 
         if policy.max_bytes is not None:
             excess = self._index.total_bytes() - policy.max_bytes
             if excess > 0:
-                self._over_cap(run, None, excess, "total_bytes")
+                self._over_cap(run, None, excess, "total_bytes", now_us)
 
         if policy.min_free > 0:
             try:
@@ -203,12 +204,16 @@ class Retention:
             )
         return run.report
 
+    def _horizon(self, camera: str, now_us: int) -> int:
+        """Footage ending after this may still be claimed by an event not stored yet."""
+        return now_us - round(self.policy.camera(camera).pre_seconds * 1e6) - OPEN_LAG_US
 
-    def _over_cap(self, run: _Run, camera: str | None, excess: int, reason: str) -> None:
+    def _over_cap(self, run: _Run, camera: str | None, excess: int, reason: str,
+                  now_us: int) -> None:
         """Rules 2-3: delete the oldest segments (of one camera, or of all) until
         ``excess`` bytes are gone. With ``events_retain_days`` set, footage no event
-        claims goes first, oldest first; event footage then, oldest first, only if
-        that was not enough."""
+        claims (and none can still claim: older than the horizon) goes first, oldest
+        first; the rest then, oldest first, only if that was not enough."""
         if self.policy.events_retain_days is not None:
             cursors: dict[str, WindowCursor] = {}
             for segment in run.spans(camera, page=_PAGE):
@@ -218,7 +223,8 @@ class Retention:
                 if cursor is None:
                     cursor = cursors[segment.camera] = WindowCursor(
                         self._windows(run, segment.camera))
-                if not cursor.overlaps(segment.start_us, segment.end_us):
+                claimed = cursor.overlaps(segment.start_us, segment.end_us)
+                if not claimed and segment.end_us <= self._horizon(segment.camera, now_us):
                     run.delete(segment, reason)
                     excess -= segment.bytes
             run.flush()
@@ -245,7 +251,7 @@ class Retention:
         own = self.policy.camera(camera)
         if not own.events_only:
             return
-        horizon = now_us - round(own.pre_seconds * 1e6) - OPEN_LAG_US
+        horizon = self._horizon(camera, now_us)
         cursor = WindowCursor(self._windows(run, camera))
         for segment in run.spans(camera, horizon):
             if segment.end_us <= horizon and not cursor.overlaps(segment.start_us,

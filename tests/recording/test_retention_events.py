@@ -205,6 +205,18 @@ def test_byte_caps_take_footage_without_events_first(site: Site) -> None:
     assert site.paths() == {door[1], door[4], door[5], yard[2]}
 
 
+def test_byte_cap_on_events_camera_spares_footage_an_event_may_still_claim(site: Site) -> None:
+    door = site.minutes("door", T0, 6)
+    site.event("door", T0 + 20 * S, T0 + 90 * S)  # claims door[0] and door[1]
+    policy = RetentionPolicy(events_retain_days=30, per_camera={"door": CameraRetention(
+        events_only=True, pre_seconds=5, post_seconds=10, max_bytes=200)})
+
+    reasons = site.run(policy, T0 + 6 * MIN + 10 * S)  # horizon 5:05
+
+    assert reasons == {"no_event": 3, "camera_bytes": 1}
+    assert site.paths() == {door[1], door[5]}  # the cap took the oldest event footage
+
+
 def test_event_retain_days_for_is_the_longer_limit() -> None:
     policy = RetentionPolicy(retain_days=7, events_retain_days=30, per_camera={
         "long": CameraRetention(retain_days=60), "short": CameraRetention(retain_days=2),
