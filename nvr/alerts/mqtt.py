@@ -38,7 +38,7 @@ from typing import Any
 
 import aiomqtt
 
-from nvr.alerts.mqtt_discovery import discovery_messages, topics
+from nvr.alerts.mqtt_discovery import discovery_messages, node_id, topics
 from nvr.clock import SYSTEM_CLOCK, Clock
 from nvr.config.mqtt import MqttConfig
 
@@ -102,6 +102,7 @@ class MqttPublisher:
         self._dropped = 0
         self._sent = 0
         self._connects = 0
+        self._ssl: ssl.SSLContext | None = None
         for camera in dict.fromkeys(cameras):
             self._add_camera(camera, announce=False)
 
@@ -201,6 +202,7 @@ class MqttPublisher:
         reported_at = 0.0
         while True:
             started = self._clock.monotonic()
+            error = "connection ended"
             try:
                 await self._session()
             except (aiomqtt.MqttError, OSError) as exc:
@@ -232,7 +234,8 @@ class MqttPublisher:
     def _client(self) -> aiomqtt.Client:
         config = self._config
         will = aiomqtt.Will(self._available, b"offline", qos=1, retain=True)
-        identifier = f"nvr-{self._prefix.replace('/', '-')}-{secrets.token_hex(4)}"
+        # unique per connection, at most 23 characters (the MQTT 3.1.1 minimum brokers take)
+        identifier = f"nvr-{node_id(self._prefix)[:10]}-{secrets.token_hex(4)}"
         return aiomqtt.Client(
             config.host, config.port, username=config.username, password=config.password,
             identifier=identifier, will=will, keepalive=30, timeout=PUBLISH_TIMEOUT,
@@ -243,8 +246,10 @@ class MqttPublisher:
         """``mqtts://``: the broker's certificate checked against ``tls_ca`` or the system's CAs."""
         if not self._config.tls:
             return None
-        ca = self._config.tls_ca
-        return ssl.create_default_context(cafile=str(ca) if ca is not None else None)
+        if self._ssl is None:  # made once: it reads the CA file
+            ca = self._config.tls_ca
+            self._ssl = ssl.create_default_context(cafile=str(ca) if ca is not None else None)
+        return self._ssl
 
     async def _session(self) -> None:
         """One connection: announce, serve until it breaks (raises) or cancelled."""
