@@ -69,6 +69,7 @@ class EventHub:
 
     async def set_snapshot(self, event_id: int, path: str) -> None:
         await asyncio.to_thread(self.store.set_snapshot, event_id, path)
+        self._wake()  # a notification waiting for its snapshot can go now
 
     async def _tell(self, event_id: int, phase: str) -> None:
         self._wake()

@@ -231,8 +231,10 @@ class Nvr:
     async def _events(self, sessions: sessionmaker[Session]) -> None:
         """The event store and the outbox worker; events a crash left open are closed."""
         cfg = self.config
-        store = EventStore(sessions, cfg.webhooks, self.clock)
-        self.outbox = OutboxWorker(sessions, cfg.webhooks, self.clock)
+        store = EventStore(sessions, cfg.webhooks, self.clock, notify=cfg.notify,
+                           public_url=cfg.server.public_url)
+        self.outbox = OutboxWorker(sessions, cfg.webhooks, self.clock, notify=cfg.notify,
+                                   data_dir=self.data_dir)
         self.hub = hub = EventHub(store, self.outbox.notify)
         now_us = int(self.clock.time() * 1e6)
         for event in await asyncio.to_thread(open_events, sessions):
@@ -320,6 +322,11 @@ class Nvr:
                 await self.auth.prune(self.config.auth.audit_days)
             except Exception:  # noqa: BLE001 - retry next round
                 log.exception("pruning sessions and the audit log failed")
+            try:
+                if self.outbox is not None:
+                    await asyncio.to_thread(self.outbox.prune)  # finished deliveries, 7 days
+            except Exception:  # noqa: BLE001 - retry next round
+                log.exception("pruning delivered alerts failed")
             await self.clock.sleep(3600)
 
     async def _serve_http(self, sock: socket.socket) -> None:

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -45,7 +47,16 @@ class Receiver:
         self.bad = 0
         self.arrived: dict[int, float] = {}  # event id → when its start arrived
         self.port = 0
+        self.got = asyncio.Event()  # set at each delivery
         self._server: asyncio.Server | None = None
+
+    async def until(self, done: Callable[[], bool], within: float) -> None:
+        """Wait for deliveries until ``done()`` (or ``within`` seconds pass)."""
+        deadline = time.monotonic() + within
+        while not done() and (left := deadline - time.monotonic()) > 0:
+            self.got.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.got.wait(), left)
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
@@ -70,6 +81,7 @@ class Receiver:
                 if payload["phase"] == "start":
                     self.arrived.setdefault(payload["event_id"], now)
                 self.count += 1
+                self.got.set()
                 writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -101,8 +113,7 @@ async def drain(url: str, rows: int) -> None:
     worker = OutboxWorker(sessions, [hook], per_target=8)
     began = time.monotonic()
     task = asyncio.create_task(worker.run())
-    while receiver.count < events * 2 and time.monotonic() - began < 600:
-        await asyncio.sleep(0.05)
+    await receiver.until(lambda: receiver.count >= events * 2, 600)
     took = time.monotonic() - began
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
@@ -129,8 +140,7 @@ async def latency(url: str, count: int) -> None:
         began = time.monotonic()
         event_id = await hub.open("cam", "motion", int(time.time() * 1e6))
         fired[event_id] = began
-        while event_id not in receiver.arrived and time.monotonic() - began < 10:
-            await asyncio.sleep(0.002)
+        await receiver.until(lambda e=event_id: e in receiver.arrived, 10)  # type: ignore[misc]
         await hub.close(event_id, int(time.time() * 1e6))
         await asyncio.sleep(0.02 if i % 10 else 0.3)  # sometimes the worker sits idle
     task.cancel()
