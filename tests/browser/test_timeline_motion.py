@@ -150,6 +150,12 @@ async def test_bars_and_markers_and_a_marker_click_plays_from_before_the_event(s
     await expect(page.locator("#mode-label")).to_have_text("Playback")
     started = await wall(page)
     assert abs(started - site.first_s * 1000) < 2500  # the event's start less 3 s
+    # "[": the event before it (20 minutes earlier), from 3 s before it too
+    await page.keyboard.press("[")
+    earlier = await page.evaluate("nvrPlayer.session.target")
+    assert earlier == await page.evaluate(
+        "(first) => Math.max(...nvrPlayer.timeline.events.map((e) => e.start)"
+        ".filter((t) => t < first)) - 3000", (site.first_s - 1) * 1000)
     assert problems(console) == []
 
 

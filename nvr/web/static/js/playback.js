@@ -317,6 +317,16 @@ export function setup({ video, camera, viewer, startLive, stopLive, state, say }
     if (target !== undefined) seek(target);
   }
 
+  // [ and ]: the previous / next event marker of the day, from just before it
+  function jumpEvent(direction) {
+    const now = session ? session.wall : Date.now();
+    const starts = timeline.events.map((e) => e.start).sort((a, b) => a - b);
+    // back: the last event that started before here (its pre-roll may be where we are)
+    const target = direction < 0 ? starts.reverse().find((t) => t < now - 1000)
+      : starts.find((t) => t - PRE_ROLL > now + 500);
+    if (target !== undefined) seek(target - PRE_ROLL);
+  }
+
   document.getElementById("go-live").addEventListener("click", goLive);
   playButton.addEventListener("click", togglePlay);
   document.getElementById("step-back").addEventListener("click", () => step(-1));
@@ -347,6 +357,7 @@ export function setup({ video, camera, viewer, startLive, stopLive, state, say }
     if (event.target.closest("input, select, textarea")) return;
     const keys = {
       " ": togglePlay, ",": () => step(-1), ".": () => step(1), l: goLive, L: goLive,
+      "[": () => jumpEvent(-1), "]": () => jumpEvent(1),
       ArrowLeft: () => seek((session ? session.wall : Date.now()) - (event.shiftKey ? 60000 : 10000)),
       ArrowRight: () => session && seek(session.wall + (event.shiftKey ? 60000 : 10000)),
     };
