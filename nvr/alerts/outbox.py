@@ -130,6 +130,7 @@ class OutboxWorker:
         self._rng = rng or random.Random()
         self._inflight: Counter[str] = Counter()
         self._wake = asyncio.Event()
+        self._unknown_failed = False  # rows of targets no longer configured marked failed
 
     def notify(self) -> None:
         """New rows were written: look for due rows now rather than at the next poll."""
@@ -206,7 +207,9 @@ class OutboxWorker:
         notify_lease_us = int((self._notify_timeout + 5 + 30) * 1_000_000)
         claimed: list[Delivery] = []
         with self._sessions.begin() as session:
-            self._fail_unknown(session, now_us)
+            if not self._unknown_failed:  # the targets are fixed for this worker's life
+                self._fail_unknown(session, now_us)
+                self._unknown_failed = True
             if not capacity:
                 return []
             query = (select(OutboxRow)
