@@ -49,7 +49,7 @@ from nvr.ondemand import OnDemand
 from nvr.recording.index import SegmentIndex, SegmentInfo
 from nvr.recording.reconcile import reconcile
 from nvr.recording.recorder import Recorder
-from nvr.recording.retention import CameraRetention, Retention, RetentionPolicy
+from nvr.recording.retention import Retention, policy_from_config
 from nvr.registry import FeedRegistry
 from nvr.rtsp.camera import CameraClient
 from nvr.source import Source
@@ -95,14 +95,6 @@ class _QuietServer(uvicorn.Server):
             if await self.on_tick(0):
                 return
             await asyncio.sleep(1.0)
-
-
-def retention_policy(config: Config) -> RetentionPolicy:
-    rec = config.recording
-    return RetentionPolicy(
-        retain_days=rec.retain_days, max_bytes=rec.max_bytes, min_free=rec.min_free,
-        per_camera={c.name: CameraRetention(retain_days=c.retain_days, max_bytes=c.max_bytes)
-                    for c in config.cameras})
 
 
 class Nvr:
@@ -282,7 +274,7 @@ class Nvr:
 
     async def _retention_loop(self) -> None:
         assert self.index is not None
-        retention = Retention(self.index, self.data_dir, retention_policy(self.config))
+        retention = Retention(self.index, self.data_dir, policy_from_config(self.config))
         while True:
             try:
                 report = await asyncio.to_thread(
@@ -299,7 +291,14 @@ class Nvr:
                     await self.health.disk(free, self.config.recording.min_free)
             except Exception:  # noqa: BLE001 - retry next round
                 log.exception("cannot check the free disk space")
-            await self.clock.sleep(self.config.recording.retention_interval_seconds)
+            await self.clock.sleep(self._retention_interval())
+
+    def _retention_interval(self) -> float:
+        """Event-only cameras drop unclaimed footage soon: at least every 30 s for them."""
+        interval = self.config.recording.retention_interval_seconds
+        if any(c.record == "events" and c.enabled for c in self.config.cameras):
+            return min(interval, 30)
+        return interval
 
     async def _accounts(self, sessions: sessionmaker[Session]) -> Authenticator:
         """The account stores; on first start, the first admin."""
