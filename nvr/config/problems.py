@@ -57,6 +57,10 @@ def config_problems(config: Config) -> list[str]:
         if cam.record == "off":
             out.append(f'camera {cam.name}: record = "off": live view only, nothing is '
                        "recorded")
+        if cam.record == "events" and not cam.motion.enabled:
+            out.append(f'camera {cam.name}: record = "events" without motion detection '
+                       "([cameras.motion] enabled = false): only the last minute or so is "
+                       "kept")
         if cam.max_bytes is not None and rec.max_bytes is not None and (
                 cam.max_bytes > rec.max_bytes):
             out.append(f"camera {cam.name}: max_bytes ({size_text(cam.max_bytes)}) is above "

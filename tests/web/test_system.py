@@ -135,9 +135,12 @@ max_bytes = "100GB"
 name = "cam1"
 url = "rtsp://10.0.0.1/stream"
 max_bytes = "200GB"
+record = "events"
 """)
     assert config_problems(loud) == [
         "recording: min_free = 0: nothing keeps the disk from filling up if other files grow",
+        'camera cam1: record = "events" without motion detection ([cameras.motion] enabled '
+        "= false): only the last minute or so is kept",
         "camera cam1: max_bytes (200 GB) is above recording.max_bytes (100 GB), which caps "
         "all cameras together"]
     nothing = config(tmp_path, '[server]\ndata_dir = "{data}"\n[recording]\nmin_free = 0\n')
