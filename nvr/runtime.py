@@ -39,6 +39,7 @@ from nvr.config import Config
 from nvr.db.session import make_engine, make_sessionmaker, upgrade
 from nvr.eventhub import EventHub
 from nvr.events.motion_index import MotionIndex
+from nvr.events.prune import prune_events
 from nvr.events.recovery import open_events
 from nvr.events.store import EventStore
 from nvr.feed import Feed
@@ -293,6 +294,17 @@ class Nvr:
                 log.exception("cannot check the free disk space")
             await self.clock.sleep(self._retention_interval())
 
+    def _events_keep_days(self) -> float | None:
+        """Events are kept as long as the longest footage may be (None: no age limit)."""
+        rec = self.config.recording
+        ages: list[float] = []
+        for cam in self.config.cameras:
+            age = cam.retain_days or rec.retain_days
+            if age is None and (cam.record != "events" or rec.events_retain_days is None):
+                return None  # this camera's footage is kept with no age limit
+            ages += [a for a in (age, rec.events_retain_days) if a is not None]
+        return max(ages) if ages else (rec.events_retain_days or rec.retain_days)
+
     def _retention_interval(self) -> float:
         """Event-only cameras drop unclaimed footage soon: at least every 30 s for them."""
         interval = self.config.recording.retention_interval_seconds
@@ -324,8 +336,12 @@ class Nvr:
             try:
                 if self.outbox is not None:
                     await asyncio.to_thread(self.outbox.prune)  # finished deliveries, 7 days
+                keep = self._events_keep_days()
+                if keep is not None and self.sessions is not None:
+                    await asyncio.to_thread(prune_events, self.sessions, self.data_dir,
+                                            int(self.clock.time() * 1e6), keep)
             except Exception:  # noqa: BLE001 - retry next round
-                log.exception("pruning delivered alerts failed")
+                log.exception("pruning delivered alerts and old events failed")
             await self.clock.sleep(3600)
 
     async def _serve_http(self, sock: socket.socket) -> None:
