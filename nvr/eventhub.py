@@ -24,9 +24,10 @@ log = logging.getLogger(__name__)
 
 
 class EventListener(Protocol):
-    """Told of each stored event change (``phase``: start, update, end), on the loop."""
+    """Told of each stored event change on the loop: its webhook body (JSON, schema
+    ``docs/ref/webhooks.md``) and ``phase`` (start, update, end)."""
 
-    def __call__(self, event: dict[str, Any], phase: str) -> None: ...
+    def __call__(self, payload: str, phase: str) -> None: ...
 
 
 class EventHub:
@@ -76,12 +77,12 @@ class EventHub:
         if not self._listeners:
             return
         try:
-            event = await asyncio.to_thread(self.store.event, event_id)
+            payload = await asyncio.to_thread(self.store.payload, event_id, phase)
         except Exception:  # noqa: BLE001 - the event is stored; only the listeners miss it
             log.exception("event %d: cannot read it back for MQTT", event_id)
             return
         for listener in self._listeners:
             try:
-                listener(event, phase)
+                listener(payload, phase)
             except Exception:  # noqa: BLE001 - a listener's bug must not stop the others
                 log.exception("event %d: a listener failed", event_id)

@@ -27,6 +27,7 @@ from pathlib import Path
 import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
 
+from nvr.alerts.mqtt import MqttPublisher
 from nvr.alerts.outbox import OutboxWorker
 from nvr.auth.accounts import Accounts
 from nvr.auth.audit import AuditLog
@@ -118,6 +119,7 @@ class Nvr:
         self.outbox: OutboxWorker | None = None
         self.health: HealthWatch | None = None
         self.motion: dict[str, MotionWatch] = {}
+        self.mqtt: MqttPublisher | None = None
         self.failed = False  # stopped because a part it cannot run without failed
 
     def active_paths(self) -> set[str]:
@@ -241,9 +243,17 @@ class Nvr:
         sup, hub = self.supervisor, self.hub
         sup.start("alerts outbox", self.outbox.run)
         enabled = [c for c in self.config.cameras if c.enabled]
+        if self.config.mqtt.enabled:
+            mqtt = self.mqtt = MqttPublisher(self.config.mqtt, [c.name for c in enabled],
+                                             clock=self.clock)
+            for cam in enabled:  # known at once; the watches correct it
+                mqtt.motion(cam.name, False)
+            hub.listen(lambda payload, _phase: mqtt.event(payload))
+            sup.start("mqtt", mqtt.run)
         self.health = HealthWatch(hub, self.registry,
                                   {c.name: c.offline_after_seconds for c in enabled},
-                                  clock=self.clock)
+                                  clock=self.clock,
+                                  status=self.mqtt.status if self.mqtt else None)
         sup.start("health", self.health.run)
         grids = MotionIndex(sessions).add
         for cam in enabled:
@@ -252,7 +262,8 @@ class Nvr:
             feed = self.registry.get(f"{cam.name}/sub" if cam.sub_url else cam.name)
             assert feed is not None
             watch = MotionWatch(cam.name, feed, motion_settings(cam.motion), hub,
-                                self.data_dir, grids=grids, clock=self.clock)
+                                self.data_dir, grids=grids, listener=self._motion_changed,
+                                clock=self.clock)
             self.motion[cam.name] = watch
             sup.start(f"motion {cam.name}", watch.run)
 
@@ -293,6 +304,13 @@ class Nvr:
             except Exception:  # noqa: BLE001 - retry next round
                 log.exception("cannot check the free disk space")
             await self.clock.sleep(self._retention_interval())
+
+    def _motion_changed(self, camera: str, moving: bool, jpeg: bytes | None) -> None:
+        """A motion event started or ended: MQTT's motion state and snapshot."""
+        if self.mqtt is not None:
+            if jpeg is not None:
+                self.mqtt.snapshot(camera, jpeg)
+            self.mqtt.motion(camera, moving)
 
     def _events_keep_days(self) -> float | None:
         """Events are kept as long as the longest footage may be (None: no age limit)."""

@@ -176,6 +176,11 @@ class EventStore:
                 OutboxRow.target.startswith(NOTIFY_PREFIX, autoescape=True),
                 OutboxRow.next_attempt_us > now_us).values(next_attempt_us=now_us))
 
+    def payload(self, event_id: int, phase: str) -> str:
+        """The event as a webhook body of ``phase`` (what MQTT's ``<prefix>/events`` gets)."""
+        with self._sessions() as session:
+            return event_payload(self._event(session, event_id), phase, self._public_url)
+
     def event(self, event_id: int) -> dict[str, Any]:
         """One event as a dict (for tests and the later API)."""
         with self._sessions() as session:

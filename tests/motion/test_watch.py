@@ -5,6 +5,7 @@ frame, and the per-second grids handed to the motion index."""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import cv2
@@ -40,7 +41,7 @@ def test_a_moving_square_becomes_one_event_with_snapshot_grids_and_deliveries(
     woken: list[int] = []
     hub = EventHub(EventStore(sessions, [hook]), lambda: woken.append(1))
     told: list[tuple[str, str]] = []
-    hub.listen(lambda event, phase: told.append((event["type"], phase)))
+    hub.listen(lambda payload, phase: told.append((json.loads(payload)["type"], phase)))
     grids: list[tuple[int, bytes]] = []
     moves: list[tuple[bool, bool]] = []
     feed = Feed("cam")
