@@ -370,7 +370,8 @@ class Nvr:
             registry=self.registry, configured=[c.name for c in self.config.cameras],
             transcoders=self.transcoders,
             tls=server_cfg.tls, config=self.config, clock=self.clock,
-            sessions=self.sessions)
+            sessions=self.sessions,
+            mqtt=(lambda: mqtt.state) if (mqtt := self.mqtt) is not None else None)
         server = self.http = _QuietServer(uvicorn.Config(
             create_app(services), host=server_cfg.http_host,
             port=server_cfg.http_port, log_level="warning", access_log=False,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from nvr.alerts.mqtt import MqttState
 from nvr.auth.authenticator import Authenticator
 from nvr.clock import SYSTEM_CLOCK, Clock
 from nvr.config import Config
@@ -29,6 +31,7 @@ class Services:
     clock: Clock = SYSTEM_CLOCK  # "now" for timelines
     started: float = field(default_factory=time.time)  # when nvr started serving (epoch s)
     sessions: sessionmaker[Session] | None = None  # the database (events, motion, deliveries)
+    mqtt: Callable[[], MqttState] | None = None  # the MQTT connection's state, when configured
 
     def known_cameras(self) -> list[str]:
         return self.configured

@@ -238,4 +238,4 @@ async def system_page(request: Request, services: ServicesDep, user: AdminDep) -
     alerts = await latest_deliveries(services)
     return render(request, "system.html", user=user, csrf_token=user.csrf or "",
                   section="system", info=info, size=size_text, uptime=uptime_text,
-                  alerts=alerts)
+                  alerts=alerts, mqtt=services.mqtt() if services.mqtt else None)

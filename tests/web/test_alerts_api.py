@@ -10,6 +10,7 @@ import socket
 import pytest
 from authkit import PASSWORDS, basic, make_site
 
+from nvr.alerts.mqtt import MqttState
 from nvr.alerts.outbox import OutboxWorker
 from nvr.clock import ManualClock
 from nvr.config.notify import NotifyConfig
@@ -80,3 +81,18 @@ def test_no_database_answers_503(site, monkeypatch) -> None:
     admin = site.client(headers=basic("admin", PASSWORDS["admin"]))
     assert admin.get("/api/alerts/deliveries").status_code == 503
     assert admin.get("/system").status_code == 200  # the page goes without the section
+
+
+def test_system_page_shows_the_mqtt_connection(site, monkeypatch) -> None:
+    down = MqttState(enabled=True, broker="10.0.0.5:1883", connected=False,
+                     last_error="connection refused", queued=12, dropped=3, sent=40,
+                     connects=1)
+    monkeypatch.setattr(site.services, "mqtt", lambda: down)
+    page = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", site.login("admin").get("/system").text))
+    assert "MQTT Not connected to 10.0.0.5:1883 · 40 sent · 12 queued · 3 dropped" in page
+    assert "connection refused" in page
+    up = MqttState(enabled=True, broker="10.0.0.5:1883", connected=True, last_error=None,
+                   queued=0, dropped=0, sent=41, connects=2)
+    monkeypatch.setattr(site.services, "mqtt", lambda: up)
+    page = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", site.login("admin").get("/system").text))
+    assert "MQTT Connected to 10.0.0.5:1883 · 41 sent · 0 queued" in page
