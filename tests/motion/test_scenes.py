@@ -219,8 +219,8 @@ async def test_zone_scene_over_rtsp_gives_its_event():
 
 
 async def test_gstreamer_ball_moves_and_solid_does_not():
-    # timeoverlay (where GStreamer has it) writes the running time bottom left: masked
-    overlay = Box(0.0, 0.75, 0.7, 1.0)
+    # timeoverlay (where GStreamer has it) writes the running time top left: masked
+    overlay = Box(0.0, 0.0, 0.75, 0.25)
     settings = MotionSettings(post_seconds=1.0, mask=(overlay.polygon(),))
     ball, solid = Watch(settings), Watch(settings)
     async with (start_gst_camera(fps=10, extra_args=["--pattern", "ball"]) as moving,
