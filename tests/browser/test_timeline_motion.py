@@ -76,7 +76,7 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
         async with running_nvr(tmp_path_factory.mktemp("timelinemotion"),
                                [{"name": "front", "url": sim.url("cam1")}]) as nvr:
             await wait_until(lambda: _status_is(nvr, "front", "online"), 20, "front online")
-            await wait_until(lambda: _recorded(nvr, 4), 30, "four segments")
+            await wait_until(lambda: _recorded(nvr, 2), 30, "two segments")
             first = (await nvr.recordings("front"))[0]["start"]
             first_s = int(datetime.fromisoformat(first).timestamp()) + 1
             site_ids = await asyncio.to_thread(_write, nvr, first_s, int(time.time()))
