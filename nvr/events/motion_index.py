@@ -102,6 +102,7 @@ class MotionIndex:
             if len(grid) != GRID_BYTES:
                 raise ValueError(f"grid of second {second}: {len(grid)} bytes, want 18")
             merged[int(second)] = merged.get(int(second), 0) | int.from_bytes(grid, "big")
+        merged = {second: bits for second, bits in merged.items() if bits}  # no motion, no row
         if not merged:
             return
         with self._sessions.begin() as session:

@@ -44,11 +44,12 @@ def test_add_twice_keeps_the_or_of_both_grids(sessions) -> None:
     index = MotionIndex(sessions)
     index.add("front", [(T, grid((0, 0))), (T + 1, grid((1, 1)))])
     index.add("front", [(T, grid((15, 8))), (T, grid((2, 0)))])  # same second twice in a batch
-    index.add("back", [(T, grid((5, 5)))])
+    index.add("back", [(T, grid((5, 5))), (T + 1, bytes(18))])  # an empty grid is no motion
     rows = stored(sessions)
     assert rows[("front", T)] == (3, grid((0, 0), (15, 8), (2, 0)))
     assert rows[("front", T + 1)] == (1, grid((1, 1)))
     assert rows[("back", T)] == (1, grid((5, 5)))
+    assert ("back", T + 1) not in rows
 
 
 def test_search_by_region_and_without(sessions) -> None:
