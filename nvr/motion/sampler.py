@@ -2,10 +2,12 @@
 
 A :class:`FrameSampler` is synchronous and used by one worker thread (never
 the event loop). Every video frame is decoded (a P-frame needs the ones before
-it), but only the frames due — ``fps`` per second of wall clock — are
+it; a non-reference frame, where the stream has them, only when a sample is
+due), but only the frames due — ``fps`` per second of wall clock — are
 converted: scaled to at most ``max_width`` pixels wide, aspect kept, to 8-bit
 grayscale (the luma plane: what a motion detector reads), with OpenCV straight
-from the decoder's luma plane (swscale only for other pixel formats). Audio is ignored.
+from the decoder's luma plane (swscale only for other pixel formats). Audio is
+ignored.
 
 A new ``CodecParams`` object (a new session or configuration) restarts the
 decoder at the next keyframe. A frame the decoder refuses, or a decoder that
@@ -95,6 +97,7 @@ class FrameSampler:
         self._decoder: VideoCodecContext | None = None
         self._wallclock: dict[int, float] = {}
         self._next_due: float | None = None
+        self._skipping = False  # the decoder skips non-reference frames
         self._unanswered = 0
 
     def push(self, au: AccessUnit) -> list[Sample]:
@@ -113,6 +116,12 @@ class FrameSampler:
                            av.CodecContext.create(DECODERS[au.params.codec], "r"))
             decoder.thread_type = "SLICE"  # frame threads would add frames of delay
             self._decoder = decoder
+            self._skipping = False
+        # a frame nothing refers to is only worth decoding when a sample is due
+        skip = self._next_due is not None and au.wallclock < self._next_due - self.period / 10
+        if skip != self._skipping:
+            self._decoder.skip_frame = "NONREF" if skip else "DEFAULT"
+            self._skipping = skip
         data = avcc_to_annexb(au.data)
         if au.keyframe:
             data = to_annexb(au.params.parameter_sets) + data

@@ -193,18 +193,21 @@ def clip_params(clip: EncodedClip) -> CodecParams:
 
 
 def access_units(clip: EncodedClip, start: float, loops: int = 1) -> Iterator[AccessUnit]:
-    """An encoded clip as a camera's feed carries it, ``loops`` times over: frame ``i``
-    at ``start + i / fps`` wall clock (UTC seconds) and pts ``i`` frame durations.
+    """An encoded clip as a camera's feed carries it, ``loops`` times over, in decode
+    order: the frame shown ``k``-th at ``start + k / fps`` wall clock (UTC seconds)
+    with pts ``k`` frame durations (plus the clip's reorder depth, so that dts, one
+    frame duration apart, is never after pts).
 
-    For clips without B-frames. Tests and benchmarks drive a motion pipeline from
-    this faster than real time, with the script's times known exactly.
+    Tests and benchmarks drive a motion pipeline from this faster than real time,
+    with the script's times known exactly.
     """
-    if clip.params.bframes:
-        raise ValueError("access_units: clips with B-frames are not supported")
     params = clip_params(clip)
     fps = clip.fps
     step = VIDEO_CLOCK // fps
-    coded = [(to_avcc(list(f.nals)), f.keyframe) for f in clip.frames]
+    depth = max(0, *(-f.reorder for f in clip.frames))
+    coded = [(to_avcc(list(f.nals)), f.keyframe, f.reorder) for f in clip.frames]
     for i in range(len(coded) * loops):
-        data, key = coded[i % len(coded)]
-        yield AccessUnit(params, i * step, i * step, key, start + i / fps, data, step)
+        data, key, reorder = coded[i % len(coded)]
+        shown = i + reorder
+        yield AccessUnit(params, (shown + depth) * step, i * step, key, start + shown / fps,
+                         data, step)
