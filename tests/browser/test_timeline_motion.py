@@ -1,5 +1,6 @@
-"""The camera page's timeline in a real browser: motion bars, event markers (a click
-plays from just before the event) and motion search (a box dragged on the picture
+"""The camera page's timeline in a real browser: motion bars (per minute; per
+second once zoomed in), event markers (a click plays from just before the event)
+and motion search (a box dragged on the picture
 highlights the matching seconds; "Next match" plays them).
 
 One nvr for the module records the simulator as ``front`` (2 s segments). Motion
@@ -142,6 +143,11 @@ async def test_bars_and_markers_and_a_marker_click_plays_from_before_the_event(s
     assert timeline["busy"] >= 2 and timeline["minutes"] in (1380, 1440, 1500)
     await screenshot(page, "timeline-motion-desktop-day")
     await page.get_by_role("button", name="10 min").click()
+    # zoomed in, the bars are per second: the four seconds of the burst
+    seconds = await poll(page, "() => nvrPlayer.timeline.detail"
+                               " && nvrPlayer.timeline.detail.seconds", "motion per second")
+    assert [t for t in seconds if t >= site.first_s * 1000] == [
+        (site.first_s + s) * 1000 for s in range(3, 7)]
     x, y = await marker_point(page, (site.first_s + 3) * 1000)
     await page.mouse.move(x, y)
     title = await page.locator("#timeline-canvas").get_attribute("title")
@@ -191,5 +197,6 @@ async def test_motion_search_marks_the_matches_and_plays_them(site, browse, size
     started = await wall(page)
     assert abs(started - site.first_s * 1000) < 2500
     await page.get_by_role("button", name="10 min").click()
+    await poll(page, "() => nvrPlayer.timeline.detail", "motion per second")
     await screenshot(page, f"timeline-motion-{size}-search")
     assert problems(console) == []

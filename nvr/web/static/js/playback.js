@@ -167,6 +167,14 @@ export function setup({ video, camera, viewer, startLive, stopLive, state, say }
       onScrub: (ms, x) => showPreview(ms, x),
       onScrubEnd: () => { preview.hidden = true; },
       onMarker: (event) => seek(event.start - PRE_ROLL),
+      onDetail: async (start, end) => {
+        try {
+          const found = await api(`/api/cameras/${encodeURIComponent(camera)}/motion?start=${encodeURIComponent(new Date(start).toISOString())}&end=${encodeURIComponent(new Date(end).toISOString())}`);
+          timeline.setDetail(start, end, found.seconds.map((t) => Date.parse(t)));
+        } catch (err) {
+          // the per-minute bars stay
+        }
+      },
       onSelect: (range) => {
         download.hidden = !range;
         if (range) {

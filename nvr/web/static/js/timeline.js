@@ -8,6 +8,7 @@ const DAY = 86400000;
 const BAR_TOP = 24;
 const MARKER_HEIGHT = 7;
 const MARKER_SLOP = 8; // px either side of a marker that still hits it
+const DETAIL_SPAN = 3600000; // zoomed to an hour or less: motion per second, not per minute
 export const EVENT_COLOURS = { motion: "#f1b443", camera_offline: "#e5484d", other: "#b98bff" };
 const EVENT_NAMES = { motion: "Motion", camera_offline: "Camera offline" };
 
@@ -24,7 +25,7 @@ export function describeEvent(e) {
 }
 
 export class Timeline {
-  constructor(element, canvas, { onSeek, onScrub, onScrubEnd, onSelect, onMarker }) {
+  constructor(element, canvas, { onSeek, onScrub, onScrubEnd, onSelect, onMarker, onDetail }) {
     this.element = element;
     this.canvas = canvas;
     this.onSeek = onSeek;
@@ -32,6 +33,7 @@ export class Timeline {
     this.onScrubEnd = onScrubEnd;
     this.onSelect = onSelect;
     this.onMarker = onMarker;
+    this.onDetail = onDetail; // (start ms, end ms): wants the seconds with motion in there
     this.dayStart = 0; // ms, local midnight
     this.dayEnd = DAY;
     this.spans = [];
@@ -40,6 +42,8 @@ export class Timeline {
     this.motion = []; // per motionStep ms from dayStart, 0..100
     this.motionStep = 60000;
     this.matches = []; // motion search: [[ms, ms]]
+    this.detail = null; // {start, end, seconds: [ms]}: motion per second, when zoomed in
+    this._detailWanted = null;
     this.playhead = null; // ms
     this.selection = null; // [ms, ms]
     this.selecting = false;
@@ -59,6 +63,8 @@ export class Timeline {
     this.events = (data.events || []).map((e) => ({ ...e, start: Date.parse(e.start),
                                                     end: e.end === null ? null : Date.parse(e.end) }));
     this.motion = data.motion || [];
+    this.detail = null;
+    this._detailWanted = null;
     this.motionStep = (data.motion_step || 60) * 1000;
     this.zoom(this.dayEnd - this.dayStart, this.playhead ?? this.dayStart);
   }
@@ -89,6 +95,24 @@ export class Timeline {
 
   xOf(ms, width) {
     return ((ms - this.viewStart) / this.span) * width;
+  }
+
+  setDetail(start, end, seconds) {
+    this.detail = { start, end, seconds };
+    this.draw();
+  }
+
+  // zoomed in: ask (once per window, a span either side) for the seconds with motion
+  _wantDetail() {
+    if (!this.onDetail || this.span > DETAIL_SPAN || !this.motion.some((v) => v)) return;
+    const end = this.viewStart + this.span;
+    const have = this._detailWanted;
+    if (have && have[0] <= this.viewStart && have[1] >= end) return;
+    const window = [Math.max(this.dayStart, this.viewStart - this.span),
+                    Math.min(this.dayEnd, end + this.span)];
+    this._detailWanted = window;
+    clearTimeout(this._detailTimer);
+    this._detailTimer = setTimeout(() => this.onDetail(window[0], window[1]), 200);
   }
 
   setMatches(ranges) {
@@ -186,6 +210,18 @@ export class Timeline {
   // motion bars from the bottom of the bar: the busiest minute under each pixel column
   _motion(g, width, barTop, barHeight) {
     if (!this.motion.length) return;
+    this._wantDetail();
+    const d = this.detail;
+    if (this.span <= DETAIL_SPAN && d && d.start <= this.viewStart && d.end >= this.viewStart + this.span) {
+      // each second with motion, at 70 % of the bar: where in the minute it moved
+      g.fillStyle = "rgb(255 220 140 / 85%)";
+      const wide = Math.max(1, width * 1000 / this.span);
+      for (const at of d.seconds) {
+        const x = this.xOf(at, width);
+        if (x + wide >= 0 && x <= width) g.fillRect(x, barTop + barHeight * 0.3, wide, barHeight * 0.7);
+      }
+      return;
+    }
     const first = Math.max(0, Math.floor((this.viewStart - this.dayStart) / this.motionStep));
     const last = Math.min(this.motion.length, Math.ceil((this.viewStart + this.span - this.dayStart) / this.motionStep));
     const columns = new Map();
