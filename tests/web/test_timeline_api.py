@@ -195,3 +195,15 @@ def test_a_busy_day_is_still_a_few_spans(tmp_path):
                               "end": "2024-05-02T00:00:00.000000Z"}]
     assert body["gaps"] == []
     assert datetime.fromisoformat(body["spans"][0]["end"]).tzinfo == UTC
+
+
+def test_events_and_motion_bars_on_both_databases(tmp_path, db_url):
+    site = make_site(tmp_path, db_url)
+    assert site.services.sessions is not None
+    add_events_and_motion(site.services.sessions)
+    admin = site.client(headers=basic("admin", PASSWORDS["admin"]))
+    body = admin.get("/api/cameras/cam1/timeline", params={"day": "2024-05-01"}).json()
+    assert [(e["type"], e["end"]) for e in body["events"]] == [
+        ("camera_offline", "2024-05-01T00:10:00.000000Z"),
+        ("motion", "2024-05-01T01:00:30.000000Z"), ("motion", None)]
+    assert {i: v for i, v in enumerate(body["motion"]) if v} == {60: 50, 61: 2}
