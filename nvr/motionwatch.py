@@ -47,6 +47,7 @@ __all__ = ["Analyser", "MotionWatch", "Outcome", "motion_settings", "snapshot_jp
 log = logging.getLogger(__name__)
 
 BATCH = 64  # access units per hand-over to the worker
+GATHER = 0.4  # seconds frames gather before a hand-over (fewer thread wake-ups: less CPU)
 QUEUE = 256  # access units the subscription holds before skipping to a keyframe
 SNAPSHOT_WIDTH = 640
 UPDATE_EVERY = 2.0  # seconds between an ongoing event's score/zone updates
@@ -185,6 +186,8 @@ class MotionWatch:
         try:
             while True:
                 await sub.wait(1.0)
+                if len(sub) < BATCH and not sub.closed:
+                    await asyncio.sleep(GATHER)  # real time: let a few frames gather
                 batch: list[AccessUnit] = []
                 while len(batch) < BATCH and (au := sub.get_nowait()) is not None:
                     batch.append(au)

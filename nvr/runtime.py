@@ -274,7 +274,7 @@ class Nvr:
         sim = self.config.sim
         cams = [SimCamera(name=f"cam{i + 1}", codec=sim.codec, width=sim.width,
                           height=sim.height, fps=sim.fps, bitrate_kbps=sim.bitrate_kbps,
-                          audio=sim.audio) for i in range(sim.cameras)]
+                          audio=sim.audio, scene=sim.scene) for i in range(sim.cameras)]
         server = SimServer(host="127.0.0.1", port=sim.port, cameras=cams)
         await server.start()
         log.info("simulated cameras on rtsp://127.0.0.1:%d/cam1..cam%d", server.port,

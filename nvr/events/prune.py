@@ -15,7 +15,8 @@ from pathlib import Path
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from nvr.db.models import Event, MotionSecond
+from nvr.db.models import Event
+from nvr.events.motion_index import MotionIndex
 
 __all__ = ["prune_events"]
 
@@ -42,8 +43,7 @@ def prune_events(sessions: sessionmaker[Session], data_dir: Path, now_us: int,
             if row.snapshot_path:
                 _unlink(data_dir, row.snapshot_path)
         gone += len(rows)
-    with sessions.begin() as session:
-        session.execute(delete(MotionSecond).where(MotionSecond.second < cutoff_us // 1_000_000))
+    MotionIndex(sessions).prune(None, cutoff_us // 1_000_000)
     return gone
 
 
