@@ -1,7 +1,8 @@
 """``[[cameras]]``: one table per IP camera, each with a unique name.
 
 URLs are checked by :func:`nvr.config.types.check_rtsp_url`; their passwords never
-appear in ``repr()``, ``str()`` or error messages. :func:`duplicate_names` serves
+appear in ``repr()``, ``str()`` or error messages, nor do the stream keys of the
+``push`` URLs (:func:`nvr.config.rtmp.redact_rtmp_url`). :func:`duplicate_names` serves
 both the model check and the loader, which reports duplicates even when other
 errors keep the model check from running.
 """
@@ -15,6 +16,7 @@ from pydantic import BaseModel, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from nvr.config.motion import MotionConfig
+from nvr.config.rtmp import MAX_PUSH, PushUrl, check_push_urls, redact_rtmp_url
 from nvr.config.types import STRICT, Size, check_rtsp_url, redact_url
 
 __all__ = ["CameraConfig", "CameraName", "duplicate_names"]
@@ -76,16 +78,34 @@ class CameraConfig(BaseModel):
     motion: MotionConfig = Field(
         default_factory=MotionConfig, description="[cameras.motion]: motion detection."
     )
+    republish: bool = Field(
+        default=False,
+        description="Serve this camera at rtmp://HOST:PORT/live/<name> (and its sub stream at "
+        "live/<name>_sub) from the built-in RTMP server ([rtmp]). Not built yet: checked only.",
+    )
+    push: list[PushUrl] = Field(
+        default_factory=list, max_length=MAX_PUSH,
+        description="rtmp:// or rtmps:// URLs (stream key in the path) this camera's stream is "
+        "sent to, e.g. a streaming platform; the keys are never shown. Not built yet: "
+        "checked only.",
+    )
 
     @field_validator("url", "sub_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
         return None if value is None else check_rtsp_url(value)
 
+    @field_validator("push")
+    @classmethod
+    def _check_push(cls, value: list[str]) -> list[str]:
+        return check_push_urls(value)
+
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         for name, value in super().__repr_args__():
             if name in ("url", "sub_url") and value is not None:
                 value = redact_url(value)
+            elif name == "push":
+                value = [redact_rtmp_url(url) for url in value]
             yield name, value
 
 

@@ -18,6 +18,7 @@ from nvr.config.cameras import CameraConfig, duplicate_names
 from nvr.config.mqtt import MqttConfig
 from nvr.config.notify import NotifyConfig
 from nvr.config.recording import RecordingConfig
+from nvr.config.rtmp import RtmpConfig
 from nvr.config.server import ServerConfig
 from nvr.config.sim import SimConfig
 from nvr.config.types import STRICT
@@ -48,6 +49,8 @@ class Config(BaseModel):
     mqtt: MqttConfig = Field(default_factory=MqttConfig,
                              description="[mqtt]: events and camera state to a broker; off "
                                          "without url.")
+    rtmp: RtmpConfig = Field(default_factory=RtmpConfig,
+                             description="[rtmp]: the built-in RTMP server (not built yet).")
     notify: list[NotifyConfig] = Field(
         default_factory=list, max_length=100,
         description="[[notify]]: phone and chat notifications of events through Apprise.")

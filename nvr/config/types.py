@@ -19,16 +19,18 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
-from pydantic import BeforeValidator, ConfigDict
-from pydantic_core import PydanticCustomError
+from pydantic import BeforeValidator, ConfigDict, ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 __all__ = [
     "STRICT",
     "Duration",
     "Size",
     "check_rtsp_url",
+    "existing_file",
     "parse_duration",
     "parse_size",
+    "problems_error",
     "redact_url",
     "resolve_path",
     "split_host_port",
@@ -169,6 +171,23 @@ def resolve_path(value: Path, context: dict[str, Any] | None) -> Path:
     if not path.is_absolute() and base is not None:
         path = Path(os.path.normpath(Path(base) / path))
     return path
+
+
+def existing_file(value: Path | None, context: dict[str, Any] | None) -> Path | None:
+    """``value`` resolved by :func:`resolve_path`; an error if no such file exists."""
+    if value is None:
+        return None
+    path = resolve_path(value, context)
+    if not path.is_file():
+        raise PydanticCustomError("file", "no such file: {path}", {"path": str(path)})
+    return path
+
+
+def problems_error(title: str, problems: list[tuple[str, str]]) -> ValidationError:
+    """A model check's ``(key, message)`` problems as one error, each under its key."""
+    return ValidationError.from_exception_data(title, [
+        InitErrorDetails(type=PydanticCustomError(title, message), loc=(key,), input=None)
+        for key, message in problems])
 
 
 # --- urls ------------------------------------------------------------------------------
