@@ -38,6 +38,7 @@ from collections.abc import Iterator
 
 from nvr.feed import AccessUnit, CodecParams
 from nvr.fmp4.codecs import audio_config, avcc, hvcc
+from nvr.rtmp.errors import ProtocolError
 
 __all__ = [
     "FlvError",
@@ -67,9 +68,10 @@ _U32 = 1 << 32
 _CTS_MIN, _CTS_MAX = -(1 << 23), (1 << 23) - 1
 
 
-class FlvError(ValueError):
-    """A tag that cannot be built or parsed; the only exception this package's FLV code
-    raises (a publisher's bad tag costs that publisher its stream, nothing else)."""
+class FlvError(ProtocolError):
+    """A tag that cannot be built or parsed; the only exception the FLV code raises. A
+    :class:`ProtocolError`, so a publisher's bad tag costs that publisher its connection
+    where the server catches protocol errors, and nothing else."""
 
 
 def ms(ticks: int, clock_rate: int) -> int:

@@ -48,18 +48,20 @@ def _audio_aus() -> list[AccessUnit]:
             for i, data in enumerate(frames)]
 
 
-def _write_flv(path: Path, video: list[AccessUnit], audio: list[AccessUnit] = ()) -> list[int]:
-    """An FLV file as a player would receive the stream; returns the video timestamps."""
+def _write_flv(path: Path, video: list[AccessUnit], audio: list[AccessUnit] = (),
+               offset: int = 0) -> list[int]:
+    """An FLV file as a player would receive the stream (timestamps ``offset`` ms on);
+    returns the video timestamps."""
     timeline = flv.Timeline()
     vparams = video[0].params
-    tags = [(0, 0, flv.TAG_VIDEO, flv.video_sequence_header(vparams))]
+    tags = [(offset, 0, flv.TAG_VIDEO, flv.video_sequence_header(vparams))]
     if audio:
-        tags.append((0, 1, flv.TAG_AUDIO, flv.audio_sequence_header(audio[0].params)))
+        tags.append((offset, 1, flv.TAG_AUDIO, flv.audio_sequence_header(audio[0].params)))
     stamps = []
     merged = sorted([(au.wallclock if au.kind == "audio" else T0 + au.dts / VIDEO_CLOCK, au)
                      for au in [*video, *audio]], key=lambda x: x[0])
     for _, au in merged:
-        ts = timeline.timestamp(au)
+        ts = timeline.timestamp(au) + offset
         if au.kind == "video":
             stamps.append(ts)
             tags.append((ts, 2, flv.TAG_VIDEO, flv.video_tag(au)))
@@ -111,6 +113,18 @@ def test_h264_with_b_frames_and_aac_play_in_debian_ffmpeg(tmp_path: Path) -> Non
     assert any(p < q for (_, p), (_, q) in zip(got[1:], got, strict=False))  # B-frames
     order = sorted(range(FRAMES), key=lambda i: video[i].pts)
     assert sorted(range(FRAMES), key=lambda i: got[i][1]) == order
+
+
+def test_timestamps_past_0xffffff_play_on_in_debian_ffmpeg(tmp_path: Path) -> None:
+    video = _aus("h264", bframes=2)
+    path = tmp_path / "late.flv"
+    stamps = _write_flv(path, video, offset=0xFFFFFF - 1000)  # TimestampExtended in use
+    assert stamps[0] < 0xFFFFFF < stamps[-1]
+    packets = _ffprobe(path, "-select_streams", "v", "-show_entries", "packet=dts")
+    assert [int(p["dts"]) for p in packets["packets"]] == stamps
+    assert decode_errors(path) == ""
+    _, parsed, _ = _ingest(path)
+    assert [au.dts // 90 for au in parsed] == [ts - stamps[0] for ts in stamps]
 
 
 def test_h265_enhanced_rtmp_plays_in_pyav_ffmpeg(tmp_path: Path) -> None:
