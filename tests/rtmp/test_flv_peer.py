@@ -48,7 +48,7 @@ def _audio_aus() -> list[AccessUnit]:
             for i, data in enumerate(frames)]
 
 
-def _write_flv(path: Path, video: list[AccessUnit], audio: list[AccessUnit] = (),
+def _write_flv(path: Path, video: list[AccessUnit], audio: list[AccessUnit] | None = None,
                offset: int = 0) -> list[int]:
     """An FLV file as a player would receive the stream (timestamps ``offset`` ms on);
     returns the video timestamps."""
@@ -59,7 +59,7 @@ def _write_flv(path: Path, video: list[AccessUnit], audio: list[AccessUnit] = ()
         tags.append((offset, 1, flv.TAG_AUDIO, flv.audio_sequence_header(audio[0].params)))
     stamps = []
     merged = sorted([(au.wallclock if au.kind == "audio" else T0 + au.dts / VIDEO_CLOCK, au)
-                     for au in [*video, *audio]], key=lambda x: x[0])
+                     for au in [*video, *(audio or [])]], key=lambda x: x[0])
     for _, au in merged:
         ts = timeline.timestamp(au) + offset
         if au.kind == "video":
