@@ -1,0 +1,349 @@
+"""One RTMP server connection as a sans-I/O state machine (h11/aioquic style).
+
+The asyncio server owns the socket and calls, for every read::
+
+    for event in conn.receive_data(data):
+        ...                         # decide: conn.accept_publish(...), ...
+    transport.write(conn.data_to_send())
+
+Nothing here blocks, sleeps, logs or knows Feeds. The server maps events to
+Feeds and timeouts (handshake, idle publisher) to closing the socket.
+
+Order of what we send (what ffmpeg, librtmp and OBS expect, PITFALLS.md):
+after ``connect`` Window Ack Size, Set Peer Bandwidth, Set Chunk Size,
+``_result`` (NetConnection.Connect.Success); for an accepted play StreamBegin,
+NetStream.Play.Reset, NetStream.Play.Start and ``|RtmpSampleAccess`` — then the
+server sends metadata, sequence headers and the cached GOP with
+:meth:`ServerConnection.send_media`. ``releaseStream``, ``FCPublish``,
+``FCUnpublish``, ``FCSubscribe``, ``getStreamLength`` and ``createStream`` are
+answered here; an unknown command with a transaction id gets an ``_error``.
+
+Acknowledgements go to the peer every window of received bytes (the peer's
+Window Ack Size, else ours), sequence numbers modulo 2^32; PingRequests are
+answered.
+
+Media to players: :meth:`ServerConnection.encode_media` is pure given
+:attr:`ServerConnection.chunk_size`, so the server chunks each message once per
+(chunk size, stream id) and passes the same bytes to every player's
+:meth:`ServerConnection.send_encoded`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+from urllib.parse import parse_qsl
+
+from nvr.rtmp import amf0
+from nvr.rtmp import messages as msg
+from nvr.rtmp.chunks import ChunkReader, ChunkWriter, Message, encode_message
+from nvr.rtmp.errors import ProtocolError
+from nvr.rtmp.events import (
+    AcknowledgementReceived,
+    BufferLengthSet,
+    ConnectionFailed,
+    ConnectRequested,
+    Event,
+    HandshakeDone,
+    MediaKind,
+    MediaReceived,
+    PauseRequested,
+    PlayRequested,
+    PublishRequested,
+    StreamDeleted,
+)
+from nvr.rtmp.handshake import ServerHandshake
+
+CONTROL_CSID, COMMAND_CSID, AUDIO_CSID, DATA_CSID, VIDEO_CSID = 2, 3, 4, 5, 6
+MEDIA_TYPES: dict[str, int] = {"audio": msg.AUDIO, "video": msg.VIDEO, "data": msg.DATA_AMF0}
+MEDIA_CSIDS: dict[str, int] = {"audio": AUDIO_CSID, "video": VIDEO_CSID, "data": DATA_CSID}
+_KINDS: dict[int, MediaKind] = {msg.AUDIO: "audio", msg.VIDEO: "video"}
+MAX_STREAMS = 8  # createStream per connection; real clients use one
+MAX_HELD = 1024 * 1024  # bytes a peer may send while we decide on its request
+MIN_ACK_WINDOW = 4096
+_ANSWERED = ("releaseStream", "FCPublish", "FCUnpublish", "FCSubscribe", "FCUnsubscribe",
+             "_checkbw")
+_IGNORED = ("receiveAudio", "receiveVideo", "onBWDone", "_result", "_error", "onStatus")
+
+
+def encode_media(kind: MediaKind, stream_id: int, timestamp: int, payload: bytes,
+                 chunk_size: int) -> bytes:
+    """One media message chunked for every player with this chunk size and stream id."""
+    message = Message(MEDIA_TYPES[kind], stream_id, timestamp & 0xFFFFFFFF, payload)
+    return encode_message(message, MEDIA_CSIDS[kind], chunk_size)
+
+
+def _split_query(name: str) -> tuple[str, dict[str, str]]:
+    base, _, query = name.partition("?")
+    return base, dict(parse_qsl(query, keep_blank_values=True))
+
+
+def _string_arg(args: list[Any], index: int, what: str) -> str:
+    if len(args) <= index or not isinstance(args[index], str):
+        raise ProtocolError(f"{what} without a name")
+    return args[index]
+
+
+class ServerConnection:
+    """The server side of one RTMP connection (see the module docstring)."""
+
+    def __init__(self, *, handshake: ServerHandshake | None = None) -> None:
+        self._handshake = handshake or ServerHandshake()
+        self._reader = ChunkReader()
+        self._writer = ChunkWriter()
+        self._out = bytearray()
+        self._held = bytearray()
+        self._inbox: deque[Message] = deque()
+        self._pending: tuple[str, int] | None = None  # ("connect"|"publish"|"play", id)
+        self._connect_tid = 0.0
+        self._object_encoding = 0.0
+        self.connected = False
+        self.closed = False  # after ConnectionFailed or reject_connect: close the socket
+        self.app = ""
+        self.streams: dict[int, str] = {}  # stream id → "" | "publishing" | "playing"
+        self._names: dict[int, str] = {}
+        self._next_stream = 1
+        self._window = 2_500_000
+        self._peer_window: int | None = None
+        self._last_ack = 0
+
+    # -- input -----------------------------------------------------------------
+    def receive_data(self, data: bytes) -> list[Event]:
+        """Bytes from the peer (``b""`` to continue after a decision) → events."""
+        if self.closed:
+            return []
+        events: list[Event] = []
+        try:
+            if not self._handshake.done:
+                self._out += self._handshake.receive_data(data)
+                if not self._handshake.done:
+                    return events
+                events.append(HandshakeDone())
+                data = self._handshake.leftover
+            self._held += data
+            if self._pending is not None and len(self._held) > MAX_HELD:
+                raise ProtocolError(f"sent {len(self._held)} bytes before its request was "
+                                    "answered")
+            while self._pending is None and not self.closed:
+                if self._inbox:
+                    self._handle(self._inbox.popleft(), events)
+                elif self._held:
+                    chunk = bytes(self._held)
+                    self._held.clear()
+                    self._inbox.extend(self._reader.feed(chunk))
+                    self._maybe_ack()
+                else:
+                    break
+        except ProtocolError as exc:
+            self.closed = True
+            events.append(ConnectionFailed(str(exc)))
+        return events
+
+    def _maybe_ack(self) -> None:
+        window = self._peer_window or self._window
+        received = self._reader.bytes_received
+        if received - self._last_ack >= window:
+            self._last_ack = received
+            self._send(msg.acknowledgement(received & 0xFFFFFFFF))
+
+    def _handle(self, message: Message, events: list[Event]) -> None:
+        t = message.type_id
+        if t in msg.CONTROL_TYPES:
+            self._control(message, events)
+        elif t in (msg.COMMAND_AMF0, msg.COMMAND_AMF3):
+            self._command(message, msg.parse_command(message), events)
+        elif not self.connected:
+            raise ProtocolError(f"message type {t} before connect")
+        elif self.streams.get(message.stream_id) != "publishing":
+            return  # media nobody accepted (yet): dropped, as the refusal promised
+        elif t in _KINDS:
+            events.append(MediaReceived(message.stream_id, _KINDS[t], message.timestamp,
+                                        message.payload))
+        elif t in (msg.DATA_AMF0, msg.DATA_AMF3):
+            name, values = msg.parse_data(message)
+            meta = values[0] if name == "onMetaData" and values and isinstance(
+                values[0], dict) else None
+            events.append(MediaReceived(message.stream_id, "data", message.timestamp,
+                                        amf0.encode(name, *values), meta))
+
+    def _control(self, message: Message, events: list[Event]) -> None:
+        t = message.type_id
+        if t == msg.ACKNOWLEDGEMENT:
+            events.append(AcknowledgementReceived(msg.parse_u32(message)))
+        elif t == msg.WINDOW_ACK_SIZE:
+            self._peer_window = max(MIN_ACK_WINDOW, msg.parse_u32(message))
+        elif t == msg.USER_CONTROL:
+            uc = msg.parse_user_control(message)
+            if uc.event == msg.PING_REQUEST:
+                self._send(msg.ping_response(uc.value))
+            elif uc.event == msg.SET_BUFFER_LENGTH:
+                events.append(BufferLengthSet(uc.value, uc.buffer_ms))
+        else:
+            msg.parse_u32(message)  # chunk size and abort: applied by the reader
+
+    def _command(self, message: Message, cmd: msg.Command, events: list[Event]) -> None:
+        name, tid, args = cmd.name, cmd.transaction_id, cmd.args
+        if name == "connect":
+            if self.connected or self._connect_tid:
+                raise ProtocolError("second connect on one connection")
+            obj = cmd.obj if isinstance(cmd.obj, dict) else {}
+            app, query = _split_query(str(obj.get("app", "")))
+            self.app = app
+            self._connect_tid = tid or 1.0
+            enc = obj.get("objectEncoding")
+            self._object_encoding = enc if isinstance(enc, float) else 0.0
+            fourcc = obj.get("fourCcList")
+            four_cc_list = [f for f in fourcc if isinstance(f, str)] if isinstance(
+                fourcc, list) else []
+            self._pending = ("connect", 0)
+            events.append(ConnectRequested(app, str(obj.get("tcUrl", "")), obj, query,
+                                           four_cc_list))
+            return
+        if not self.connected:
+            raise ProtocolError(f"command {name!r} before connect")
+        sid = message.stream_id
+        if name == "createStream":
+            if len(self.streams) >= MAX_STREAMS:
+                self._send(msg.error(tid, "NetConnection.Call.Failed", "Too many streams."))
+                return
+            new = self._next_stream
+            self._next_stream += 1
+            self.streams[new] = ""
+            self._send(msg.result(tid, None, float(new)))
+        elif name in ("publish", "play"):
+            if self.streams.get(sid) != "":
+                raise ProtocolError(f"{name} on stream {sid}, which is not an idle stream")
+            full = _string_arg(args, 0, name)
+            base, query = _split_query(full)
+            self._names[sid] = base
+            self._pending = (name, sid)
+            if name == "publish":
+                kind = args[1] if len(args) > 1 and isinstance(args[1], str) else "live"
+                events.append(PublishRequested(sid, base, query, kind))
+            else:
+                start = args[1] if len(args) > 1 and isinstance(args[1], float) else -2.0
+                events.append(PlayRequested(sid, base, query, start))
+        elif name == "pause":
+            paused = bool(args[0]) if args else True
+            pos = args[1] if len(args) > 1 and isinstance(args[1], float) else 0.0
+            code = "NetStream.Pause.Notify" if paused else "NetStream.Unpause.Notify"
+            self._send(msg.on_status(sid, "status", code, "Paused." if paused else
+                                     "Unpaused."))
+            events.append(PauseRequested(sid, paused, pos))
+        elif name in ("deleteStream", "closeStream"):
+            target = sid
+            if name == "deleteStream":
+                target = int(args[0]) if args and amf0.is_finite_number(args[0]) else -1
+            if target in self.streams:
+                if name == "deleteStream":
+                    del self.streams[target]
+                else:
+                    self.streams[target] = ""
+                events.append(StreamDeleted(target))
+        elif name == "getStreamLength":
+            self._send(msg.result(tid, None, 0.0))
+        elif name in _ANSWERED:
+            if tid:
+                self._send(msg.result(tid, None))
+        elif name not in _IGNORED and tid:
+            self._send(msg.error(tid, "NetConnection.Call.Failed",
+                                 f"Method not found ({name})."))
+
+    # -- decisions -------------------------------------------------------------
+    def _decide(self, kind: str, stream_id: int = 0) -> None:
+        if self._pending != (kind, stream_id):
+            raise RuntimeError(f"no {kind} request pending on stream {stream_id}")
+        self._pending = None
+
+    def accept_connect(self, *, chunk_size: int = 4096, window_ack_size: int = 2_500_000,
+                       peer_bandwidth: int = 2_500_000,
+                       four_cc_list: list[str] | None = None) -> None:
+        """Answer ``connect`` with success (and our chunk size from now on)."""
+        self._decide("connect")
+        self._window = window_ack_size
+        self._send(msg.window_ack_size(window_ack_size))
+        self._send(msg.set_peer_bandwidth(peer_bandwidth, msg.LIMIT_DYNAMIC))
+        self._send(msg.set_chunk_size(chunk_size))
+        self._writer.set_chunk_size(chunk_size)
+        self._send(msg.connect_result(self._connect_tid, self._object_encoding, four_cc_list))
+        self.connected = True
+
+    def reject_connect(self, description: str = "Connection rejected.") -> None:
+        """Answer ``connect`` with NetConnection.Connect.Rejected; then close the socket."""
+        self._decide("connect")
+        self._send(msg.error(self._connect_tid, "NetConnection.Connect.Rejected", description))
+        self.closed = True
+
+    def accept_publish(self, stream_id: int) -> None:
+        self._decide("publish", stream_id)
+        self.streams[stream_id] = "publishing"
+        name = self._names.get(stream_id, "")
+        self._send(msg.on_status(stream_id, "status", "NetStream.Publish.Start",
+                                 f"{name} is now published.", details=name))
+
+    def reject_publish(self, stream_id: int, code: str = "NetStream.Publish.BadName",
+                       description: str = "Publishing refused.") -> None:
+        """Refuse with an error-level onStatus (ffmpeg then exits "Server error")."""
+        self._decide("publish", stream_id)
+        self._send(msg.on_status(stream_id, "error", code, description))
+
+    def accept_play(self, stream_id: int) -> None:
+        """StreamBegin, Play.Reset, Play.Start, ``|RtmpSampleAccess``; then send media."""
+        self._decide("play", stream_id)
+        self.streams[stream_id] = "playing"
+        name = self._names.get(stream_id, "")
+        self._send(msg.stream_begin(stream_id))
+        self._send(msg.on_status(stream_id, "status", "NetStream.Play.Reset",
+                                 f"Playing and resetting {name}.", details=name))
+        self._send(msg.on_status(stream_id, "status", "NetStream.Play.Start",
+                                 f"Started playing {name}.", details=name))
+        self._send(msg.data(stream_id, 0, "|RtmpSampleAccess", True, True), DATA_CSID)
+
+    def reject_play(self, stream_id: int, code: str = "NetStream.Play.StreamNotFound",
+                    description: str = "No such stream.") -> None:
+        self._decide("play", stream_id)
+        self._send(msg.on_status(stream_id, "error", code, description))
+
+    # -- output ----------------------------------------------------------------
+    @property
+    def chunk_size(self) -> int:
+        """Our outgoing chunk size (what :meth:`encode_media` output depends on)."""
+        return self._writer.chunk_size
+
+    @property
+    def bytes_received(self) -> int:
+        return self._reader.bytes_received
+
+    def encode_media(self, stream_id: int, kind: MediaKind, timestamp: int,
+                     payload: bytes) -> bytes:
+        return encode_media(kind, stream_id, timestamp, payload, self._writer.chunk_size)
+
+    def send_media(self, stream_id: int, kind: MediaKind, timestamp: int,
+                   payload: bytes) -> None:
+        """Queue one FLV tag body for a playing stream (timestamps already rebased)."""
+        self._out += self.encode_media(stream_id, kind, timestamp, payload)
+
+    def send_encoded(self, data: bytes) -> None:
+        """Queue bytes made by :func:`encode_media` at this connection's chunk size."""
+        self._out += data
+
+    def end_play(self, stream_id: int) -> None:
+        """The played stream ended (its publisher left): tell the player."""
+        self._send(msg.on_status(stream_id, "status", "NetStream.Play.UnpublishNotify",
+                                 "Stream is now unpublished."))
+        self._send(msg.stream_eof(stream_id))
+
+    def ping(self, timestamp: int) -> None:
+        """Queue a PingRequest (a liveness probe; the answer is not reported)."""
+        self._send(msg.ping_request(timestamp))
+
+    def data_to_send(self) -> bytes:
+        """Everything queued since the last call."""
+        out = bytes(self._out)
+        self._out.clear()
+        return out
+
+    def _send(self, message: Message, csid: int | None = None) -> None:
+        if csid is None:
+            csid = CONTROL_CSID if message.type_id in msg.CONTROL_TYPES else COMMAND_CSID
+        self._out += self._writer.write(message, csid)
