@@ -52,7 +52,7 @@ from nvr.rtmp.events import (
     PublishRequested,
     StreamDeleted,
 )
-from nvr.rtmp.handshake import ServerHandshake
+from nvr.rtmp.handshake import SIZE, ServerHandshake
 
 CONTROL_CSID, COMMAND_CSID, AUDIO_CSID, DATA_CSID, VIDEO_CSID = 2, 3, 4, 5, 6
 MEDIA_TYPES: dict[str, int] = {"audio": msg.AUDIO, "video": msg.VIDEO, "data": msg.DATA_AMF0}
@@ -61,6 +61,7 @@ _KINDS: dict[int, MediaKind] = {msg.AUDIO: "audio", msg.VIDEO: "video"}
 MAX_STREAMS = 8  # createStream per connection; real clients use one
 MAX_HELD = 1024 * 1024  # bytes a peer may send while we decide on its request
 MIN_ACK_WINDOW = 4096
+HANDSHAKE_BYTES = 1 + 2 * SIZE  # C0, C1, C2
 _ANSWERED = ("releaseStream", "FCPublish", "FCUnpublish", "FCSubscribe", "FCUnsubscribe",
              "_checkbw")
 _IGNORED = ("receiveAudio", "receiveVideo", "onBWDone", "_result", "_error", "onStatus")
@@ -141,7 +142,7 @@ class ServerConnection:
 
     def _maybe_ack(self) -> None:
         window = self._peer_window or self._window
-        received = self._reader.bytes_received
+        received = self.bytes_received
         if received - self._last_ack >= window:
             self._last_ack = received
             self._send(msg.acknowledgement(received & 0xFFFFFFFF))
@@ -297,7 +298,9 @@ class ServerConnection:
                                  f"Playing and resetting {name}.", details=name))
         self._send(msg.on_status(stream_id, "status", "NetStream.Play.Start",
                                  f"Started playing {name}.", details=name))
-        self._send(msg.data(stream_id, 0, "|RtmpSampleAccess", True, True), DATA_CSID)
+        # on the data chunk stream, format 0 like all media there (see ChunkWriter)
+        self._out += self._writer.encode(msg.data(stream_id, 0, "|RtmpSampleAccess", True, True),
+                                         DATA_CSID)
 
     def reject_play(self, stream_id: int, code: str = "NetStream.Play.StreamNotFound",
                     description: str = "No such stream.") -> None:
@@ -312,7 +315,26 @@ class ServerConnection:
 
     @property
     def bytes_received(self) -> int:
-        return self._reader.bytes_received
+        """Bytes from the peer since the handshake began (the Acknowledgement count)."""
+        return self._reader.bytes_received + (HANDSHAKE_BYTES if self._handshake.done else 0)
+
+    @property
+    def state(self) -> str:
+        """``handshake``, ``connect`` (waiting for the connect command), ``deciding``
+        (a request awaits ``accept_*``/``reject_*``), ``connected`` or ``closed`` —
+        for the server's timeouts (handshake, connect) and stats."""
+        if self.closed:
+            return "closed"
+        if not self._handshake.done:
+            return "handshake"
+        if self._pending is not None:
+            return "deciding"
+        return "connected" if self.connected else "connect"
+
+    @property
+    def publishing(self) -> list[int]:
+        """Stream ids whose publish was accepted and not yet deleted."""
+        return [sid for sid, role in self.streams.items() if role == "publishing"]
 
     def encode_media(self, stream_id: int, kind: MediaKind, timestamp: int,
                      payload: bytes) -> bytes:
@@ -343,7 +365,6 @@ class ServerConnection:
         self._out.clear()
         return out
 
-    def _send(self, message: Message, csid: int | None = None) -> None:
-        if csid is None:
-            csid = CONTROL_CSID if message.type_id in msg.CONTROL_TYPES else COMMAND_CSID
+    def _send(self, message: Message) -> None:
+        csid = CONTROL_CSID if message.type_id in msg.CONTROL_TYPES else COMMAND_CSID
         self._out += self._writer.write(message, csid)

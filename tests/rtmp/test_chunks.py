@@ -209,3 +209,9 @@ def test_reader_bounds_bytes_held_in_unfinished_messages():
         data[start + 4:start + 7] = (8 * 1024 * 1024).to_bytes(3, "big")
     with pytest.raises(ProtocolError, match="unfinished messages"):
         ChunkReader().feed(bytes(data))
+
+
+def test_reader_type3_after_type0_repeats_the_type0_timestamp_as_delta():
+    # ffmpeg and SRS: after a format-0 chunk the "delta" is its absolute timestamp
+    data = b"\x04\x00\x00\x64\x00\x00\x01\x08\x01\x00\x00\x00a" b"\xc4b"
+    assert [m.timestamp for m in ChunkReader().feed(data)] == [100, 200]

@@ -311,3 +311,40 @@ def test_fuzz_command_sequences_never_raise(commands, accept):
                 getattr(client.conn, f"{verb}_{kind}")(event.stream_id)
         client.conn.receive_data(b"")
         client.received()
+
+
+def test_state_follows_the_connection_for_the_servers_timeouts():
+    conn = ServerConnection()
+    assert conn.state == "handshake"
+    client = Client()
+    assert client.conn.state == "connect"
+    client.call("connect", 1.0, {"app": "live"})
+    assert client.conn.state == "deciding"
+    client.conn.accept_connect()
+    client.received()
+    assert client.conn.state == "connected"
+    sid = client.create_stream()
+    client.call("publish", 2.0, None, "cam", stream_id=sid)
+    client.conn.accept_publish(sid)
+    assert client.conn.publishing == [sid]
+    client.call("closeStream", 0.0, stream_id=sid)
+    assert client.conn.publishing == []
+    client.send(Message(99, 0, 0, b""), csid=2)  # an unknown type is ignored, not fatal
+    assert client.conn.state == "connected"
+
+
+def test_commands_after_shared_media_bytes_still_parse():
+    """Format-0 media on its own chunk streams leaves the command compression intact."""
+    client = Client()
+    client.connect()
+    for sid in (client.create_stream(), client.create_stream()):
+        client.call("play", 6.0, None, "cam", stream_id=sid)
+        client.conn.accept_play(sid)
+        client.conn.send_media(sid, "data", 0, amf0.encode("onMetaData", {"w": 1.0}))
+        client.conn.send_media(sid, "video", 0, KEYFRAME)
+    out = client.received()
+    assert [amf0.decode(m.payload)[0] for m in out if m.type_id == 18] == [
+        "|RtmpSampleAccess", "onMetaData"] * 2
+    assert [m.stream_id for m in out if m.type_id == 9] == [1, 2]
+    assert [amf0.decode(m.payload)[3]["code"] for m in out if m.type_id == 20] == [
+        "NetStream.Play.Reset", "NetStream.Play.Start"] * 2
