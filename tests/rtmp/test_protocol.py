@@ -348,3 +348,20 @@ def test_commands_after_shared_media_bytes_still_parse():
     assert [m.stream_id for m in out if m.type_id == 9] == [1, 2]
     assert [amf0.decode(m.payload)[3]["code"] for m in out if m.type_id == 20] == [
         "NetStream.Play.Reset", "NetStream.Play.Start"] * 2
+
+
+def test_publisher_stream_across_24_bit_timestamp_wrap():
+    """4 h 40 min into a stream the chunk header's 24 bits overflow (NMS#25, SRS#2409):
+    timestamps come through whole, with compressed headers and extended timestamps on
+    continuation chunks, and go on across the 32-bit wrap as well."""
+    client = Client()
+    client.connect()
+    sid = client.create_stream()
+    client.call("publish", 5.0, None, "long", stream_id=sid)
+    client.conn.accept_publish(sid)
+    stamps = [(0xFFFF00 + 40 * i) for i in range(12)] + [
+        (0xFFFFFFC0 + 40 * i) & 0xFFFFFFFF for i in range(4)]
+    got = []
+    for ts in stamps:
+        got += client.send(Message(9, sid, ts, KEYFRAME), csid=6)
+    assert [(e.kind, e.timestamp) for e in got] == [("video", ts) for ts in stamps]
