@@ -10,9 +10,14 @@ Layers, bottom up (each usable alone, none owns a socket or a task):
   for every player sharing a chunk size).
 * :mod:`nvr.rtmp.messages` — protocol control, user control, command and data
   message builders and parsers, ``_result``/``_error``/``onStatus`` helpers.
-* :mod:`nvr.rtmp.protocol` — :class:`ServerConnection`, the per-connection
-  state machine the asyncio server drives (``receive_data`` → events, decision
-  methods, ``data_to_send``).
+* :mod:`nvr.rtmp.endpoint` — what both ends share: handshake first,
+  acknowledgements, pings, one ``ConnectionFailed`` for any protocol error.
+* :mod:`nvr.rtmp.protocol` — ``ServerConnection``, the per-connection state
+  machine the asyncio server drives (``receive_data`` → :mod:`nvr.rtmp.events`,
+  ``accept_*``/``reject_*`` decisions, ``send_media``, ``data_to_send``).
+* :mod:`nvr.rtmp.client` — ``ClientConnection``, a publishing client for
+  pushing to other servers.
+* :mod:`nvr.rtmp.flv`, :mod:`nvr.rtmp.flv_parse` — FLV tag bodies ⇄ AccessUnits.
 
 Every malformed input ends in :class:`ProtocolError` (``AmfError`` is one).
 """

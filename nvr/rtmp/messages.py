@@ -140,8 +140,12 @@ def parse_command(message: Message) -> Command:
             raise ProtocolError("AMF3-encoded command is not supported")
         body = body[1:]
     values = amf0.decode(body)
-    if len(values) < 2 or not isinstance(values[0], str) or not isinstance(values[1], float):
-        raise ProtocolError("command is not a name and a transaction id")
+    if not values or not isinstance(values[0], str):
+        raise ProtocolError("command does not start with a name")
+    if len(values) == 1:
+        return Command(values[0], 0.0)  # ffmpeg's listen mode sends a bare "onFCPublish"
+    if not isinstance(values[1], float):
+        raise ProtocolError(f"command {values[0]!r} with transaction id {values[1]!r}")
     return Command(values[0], values[1], values[2] if len(values) > 2 else None, values[3:])
 
 

@@ -36,15 +36,12 @@ from urllib.parse import parse_qsl
 
 from nvr.rtmp import amf0
 from nvr.rtmp import messages as msg
-from nvr.rtmp.chunks import ChunkReader, ChunkWriter, Message, encode_message
+from nvr.rtmp.chunks import Message, encode_message
+from nvr.rtmp.endpoint import Endpoint
 from nvr.rtmp.errors import ProtocolError
 from nvr.rtmp.events import (
-    AcknowledgementReceived,
-    BufferLengthSet,
-    ConnectionFailed,
     ConnectRequested,
     Event,
-    HandshakeDone,
     MediaKind,
     MediaReceived,
     PauseRequested,
@@ -52,16 +49,14 @@ from nvr.rtmp.events import (
     PublishRequested,
     StreamDeleted,
 )
-from nvr.rtmp.handshake import SIZE, ServerHandshake
+from nvr.rtmp.handshake import ServerHandshake
 
-CONTROL_CSID, COMMAND_CSID, AUDIO_CSID, DATA_CSID, VIDEO_CSID = 2, 3, 4, 5, 6
+AUDIO_CSID, DATA_CSID, VIDEO_CSID = 4, 5, 6  # media; control and commands on 2 and 3
 MEDIA_TYPES: dict[str, int] = {"audio": msg.AUDIO, "video": msg.VIDEO, "data": msg.DATA_AMF0}
 MEDIA_CSIDS: dict[str, int] = {"audio": AUDIO_CSID, "video": VIDEO_CSID, "data": DATA_CSID}
 _KINDS: dict[int, MediaKind] = {msg.AUDIO: "audio", msg.VIDEO: "video"}
 MAX_STREAMS = 8  # createStream per connection; real clients use one
 MAX_HELD = 1024 * 1024  # bytes a peer may send while we decide on its request
-MIN_ACK_WINDOW = 4096
-HANDSHAKE_BYTES = 1 + 2 * SIZE  # C0, C1, C2
 _ANSWERED = ("releaseStream", "FCPublish", "FCUnpublish", "FCSubscribe", "FCUnsubscribe",
              "_checkbw")
 _IGNORED = ("receiveAudio", "receiveVideo", "onBWDone", "_result", "_error", "onStatus")
@@ -85,67 +80,37 @@ def _string_arg(args: list[Any], index: int, what: str) -> str:
     return args[index]
 
 
-class ServerConnection:
+class ServerConnection(Endpoint):
     """The server side of one RTMP connection (see the module docstring)."""
 
     def __init__(self, *, handshake: ServerHandshake | None = None) -> None:
-        self._handshake = handshake or ServerHandshake()
-        self._reader = ChunkReader()
-        self._writer = ChunkWriter()
-        self._out = bytearray()
+        super().__init__(handshake or ServerHandshake())
         self._held = bytearray()
         self._inbox: deque[Message] = deque()
         self._pending: tuple[str, int] | None = None  # ("connect"|"publish"|"play", id)
         self._connect_tid = 0.0
         self._object_encoding = 0.0
         self.connected = False
-        self.closed = False  # after ConnectionFailed or reject_connect: close the socket
         self.app = ""
         self.streams: dict[int, str] = {}  # stream id → "" | "publishing" | "playing"
         self._names: dict[int, str] = {}
         self._next_stream = 1
-        self._window = 2_500_000
-        self._peer_window: int | None = None
-        self._last_ack = 0
 
-    # -- input -----------------------------------------------------------------
-    def receive_data(self, data: bytes) -> list[Event]:
-        """Bytes from the peer (``b""`` to continue after a decision) → events."""
-        if self.closed:
-            return []
-        events: list[Event] = []
-        try:
-            if not self._handshake.done:
-                self._out += self._handshake.receive_data(data)
-                if not self._handshake.done:
-                    return events
-                events.append(HandshakeDone())
-                data = self._handshake.leftover
-            self._held += data
-            if self._pending is not None and len(self._held) > MAX_HELD:
-                raise ProtocolError(f"sent {len(self._held)} bytes before its request was "
-                                    "answered")
-            while self._pending is None and not self.closed:
-                if self._inbox:
-                    self._handle(self._inbox.popleft(), events)
-                elif self._held:
-                    chunk = bytes(self._held)
-                    self._held.clear()
-                    self._inbox.extend(self._reader.feed(chunk))
-                    self._maybe_ack()
-                else:
-                    break
-        except ProtocolError as exc:
-            self.closed = True
-            events.append(ConnectionFailed(str(exc)))
-        return events
-
-    def _maybe_ack(self) -> None:
-        window = self._peer_window or self._window
-        received = self.bytes_received
-        if received - self._last_ack >= window:
-            self._last_ack = received
-            self._send(msg.acknowledgement(received & 0xFFFFFFFF))
+    # -- input (receive_data: Endpoint's; b"" continues after a decision) ------
+    def _process(self, data: bytes, events: list[Event]) -> None:
+        self._held += data
+        if self._pending is not None and len(self._held) > MAX_HELD:
+            raise ProtocolError(f"sent {len(self._held)} bytes before its request was "
+                                "answered")
+        while self._pending is None and not self.closed:
+            if self._inbox:
+                self._handle(self._inbox.popleft(), events)
+            elif self._held:
+                chunk = bytes(self._held)
+                self._held.clear()
+                self._inbox.extend(self._feed(chunk))
+            else:
+                break
 
     def _handle(self, message: Message, events: list[Event]) -> None:
         t = message.type_id
@@ -166,21 +131,6 @@ class ServerConnection:
                 values[0], dict) else None
             events.append(MediaReceived(message.stream_id, "data", message.timestamp,
                                         amf0.encode(name, *values), meta))
-
-    def _control(self, message: Message, events: list[Event]) -> None:
-        t = message.type_id
-        if t == msg.ACKNOWLEDGEMENT:
-            events.append(AcknowledgementReceived(msg.parse_u32(message)))
-        elif t == msg.WINDOW_ACK_SIZE:
-            self._peer_window = max(MIN_ACK_WINDOW, msg.parse_u32(message))
-        elif t == msg.USER_CONTROL:
-            uc = msg.parse_user_control(message)
-            if uc.event == msg.PING_REQUEST:
-                self._send(msg.ping_response(uc.value))
-            elif uc.event == msg.SET_BUFFER_LENGTH:
-                events.append(BufferLengthSet(uc.value, uc.buffer_ms))
-        else:
-            msg.parse_u32(message)  # chunk size and abort: applied by the reader
 
     def _command(self, message: Message, cmd: msg.Command, events: list[Event]) -> None:
         name, tid, args = cmd.name, cmd.transaction_id, cmd.args
@@ -309,16 +259,6 @@ class ServerConnection:
 
     # -- output ----------------------------------------------------------------
     @property
-    def chunk_size(self) -> int:
-        """Our outgoing chunk size (what :meth:`encode_media` output depends on)."""
-        return self._writer.chunk_size
-
-    @property
-    def bytes_received(self) -> int:
-        """Bytes from the peer since the handshake began (the Acknowledgement count)."""
-        return self._reader.bytes_received + (HANDSHAKE_BYTES if self._handshake.done else 0)
-
-    @property
     def state(self) -> str:
         """``handshake``, ``connect`` (waiting for the connect command), ``deciding``
         (a request awaits ``accept_*``/``reject_*``), ``connected`` or ``closed`` —
@@ -354,17 +294,3 @@ class ServerConnection:
         self._send(msg.on_status(stream_id, "status", "NetStream.Play.UnpublishNotify",
                                  "Stream is now unpublished."))
         self._send(msg.stream_eof(stream_id))
-
-    def ping(self, timestamp: int) -> None:
-        """Queue a PingRequest (a liveness probe; the answer is not reported)."""
-        self._send(msg.ping_request(timestamp))
-
-    def data_to_send(self) -> bytes:
-        """Everything queued since the last call."""
-        out = bytes(self._out)
-        self._out.clear()
-        return out
-
-    def _send(self, message: Message) -> None:
-        csid = CONTROL_CSID if message.type_id in msg.CONTROL_TYPES else COMMAND_CSID
-        self._out += self._writer.write(message, csid)

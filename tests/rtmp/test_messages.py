@@ -44,6 +44,10 @@ def test_command_round_trip():
     assert msg.parse_command(message) == msg.Command("publish", 5.0, None, ["test", "live"])
 
 
+def test_parse_command_name_only_like_ffmpeg_on_fc_publish():
+    assert msg.parse_command(msg.data(0, 0, "onFCPublish")) == msg.Command("onFCPublish", 0.0)
+
+
 def test_parse_command_type17_skips_amf3_wrapper_byte():
     message = Message(17, 0, 0, b"\x00" + amf0.encode("play", 0.0, None, "x"))
     assert msg.parse_command(message).args == ["x"]
@@ -51,7 +55,7 @@ def test_parse_command_type17_skips_amf3_wrapper_byte():
 
 @pytest.mark.parametrize(("payload", "error"), [
     (amf0.encode(1.0, 2.0), ProtocolError),
-    (amf0.encode("connect"), ProtocolError),
+    (amf0.encode("connect", "x"), ProtocolError),
     (b"\x02\x00\x09conn", AmfError),
 ])
 def test_parse_command_malformed(payload, error):
