@@ -6,8 +6,9 @@ Starts :class:`rtmp_relay.Relay` and runs, one after the other: ffmpeg publishin
 5 frames of H.264 (``ffmpeg_publish_h264.bin``), ffmpeg publishing H.264 + AAC
 (``ffmpeg_publish_h264_aac.bin``), then against a relay holding the first
 stream ffmpeg playing (``ffmpeg_play.bin``) and rtmpdump playing
-(``rtmpdump_play.bin``). Each file is everything the client sent, handshake
-included. Needs Debian's ffmpeg and rtmpdump.
+(``rtmpdump_play.bin``), and PyAV's bundled FFmpeg 8 publishing 5 frames of H.265
+with B-frames as Enhanced RTMP (``pyav_publish_hevc.bin``). Each file is
+everything the client sent, handshake included. Needs Debian's ffmpeg and rtmpdump.
 """
 
 from __future__ import annotations
@@ -49,6 +50,23 @@ async def _capture(name: str, relay: Relay, *argv: str) -> None:
     print(f"{name}: {len(data)} bytes, {len(relay.sessions[before].events)} events")
 
 
+# PyAV holds the GIL while it connects, so it publishes from a child process
+PYAV_PUBLISH = """
+import sys, av, numpy as np
+out = av.open(sys.argv[1], "w", format="flv")
+st = out.add_stream("libx265", rate=10, options={"x265-params": "log-level=error:keyint=5"})
+st.width, st.height, st.pix_fmt = 160, 128, "yuv420p"
+for i in range(5):
+    f = av.VideoFrame.from_ndarray(np.full((128, 160, 3), i * 40, np.uint8), format="rgb24")
+    f.pts = i
+    for p in st.encode(f):
+        out.mux(p)
+for p in st.encode():
+    out.mux(p)
+out.close()
+"""
+
+
 async def main() -> None:
     VECTORS.mkdir(parents=True, exist_ok=True)
     relay = Relay()
@@ -69,6 +87,11 @@ async def main() -> None:
                    "-o", str(out))
     out.unlink(missing_ok=True)
     await relay.stop()
+    hevc_relay = Relay()
+    await hevc_relay.start()
+    await _capture("pyav_publish_hevc.bin", hevc_relay, sys.executable, "-c", PYAV_PUBLISH,
+                   f"rtmp://127.0.0.1:{hevc_relay.port}/live/hevc")
+    await hevc_relay.stop()
 
 
 if __name__ == "__main__":

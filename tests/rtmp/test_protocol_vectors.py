@@ -92,3 +92,16 @@ def test_players_connect_and_play(name):
 def test_ffmpeg_publish_any_tcp_segmentation_gives_same_events(splits):
     data = (VECTORS / "ffmpeg_publish_h264.bin").read_bytes()
     assert _replay(data, splits) == _replay(data)
+
+
+def test_pyav_ffmpeg8_publish_hevc_enhanced_rtmp_events():
+    """FFmpeg 8 (PyAV's) sends H.265 as Enhanced RTMP: ExHeader bit, FourCC hvc1."""
+    events = _replay((VECTORS / "pyav_publish_hevc.bin").read_bytes())
+    assert [e for e in events if isinstance(e, PublishRequested)] == [
+        PublishRequested(1, "hevc", {}, "live")]
+    video = [e for e in events if isinstance(e, MediaReceived) and e.kind == "video"]
+    assert video[0].payload[:5] == b"\x90hvc1"  # keyframe, SequenceStart
+    coded = [e for e in video if e.payload[0] & 0x0F == 1]  # CodedFrames (with cts)
+    assert len(coded) == 5 and [e.payload[1:5] for e in coded] == [b"hvc1"] * 5
+    assert [e.timestamp for e in coded] == [0, 100, 200, 300, 400]
+    assert events[-1] == StreamDeleted(1)
