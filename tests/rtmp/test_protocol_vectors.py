@@ -105,3 +105,17 @@ def test_pyav_ffmpeg8_publish_hevc_enhanced_rtmp_events():
     assert len(coded) == 5 and [e.payload[1:5] for e in coded] == [b"hvc1"] * 5
     assert [e.timestamp for e in coded] == [0, 100, 200, 300, 400]
     assert events[-1] == StreamDeleted(1)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_fuzz_mutated_ffmpeg_publish_fails_cleanly(data):
+    """A hostile publisher: any corruption of real client bytes ends, at worst, in one
+    ConnectionFailed as the last event, never an exception."""
+    raw = bytearray((VECTORS / "ffmpeg_publish_h264.bin").read_bytes())
+    for _ in range(data.draw(st.integers(1, 6))):
+        pos = data.draw(st.integers(3073, 3600))  # the commands and first chunks
+        raw[pos] = data.draw(st.integers(0, 255))
+    events = _replay(bytes(raw[:data.draw(st.integers(3073, len(raw)))]))
+    failed = [i for i, e in enumerate(events) if isinstance(e, ConnectionFailed)]
+    assert failed in ([], [len(events) - 1])
