@@ -365,3 +365,30 @@ def test_publisher_stream_across_24_bit_timestamp_wrap():
     for ts in stamps:
         got += client.send(Message(9, sid, ts, KEYFRAME), csid=6)
     assert [(e.kind, e.timestamp) for e in got] == [("video", ts) for ts in stamps]
+
+
+def test_amf3_wrapped_command_and_data_from_flash_era_publishers():
+    client = Client()
+    events = client.send(Message(17, 0, 0, b"\x00" + amf0.encode(
+        "connect", 1.0, {"app": "live", "objectEncoding": 3.0})))
+    assert isinstance(events[0], ConnectRequested)
+    client.conn.accept_connect()
+    assert client.commands()[0][3]["objectEncoding"] == 3.0  # echoed as the client asked
+    sid = client.create_stream()
+    client.call("publish", 5.0, None, "cam", stream_id=sid)
+    client.conn.accept_publish(sid)
+    client.received()
+    meta = amf0.encode("@setDataFrame", "onMetaData", {"width": 64.0})
+    events = client.send(Message(15, sid, 0, b"\x00" + meta), csid=5)
+    assert events == [MediaReceived(sid, "data", 0, amf0.encode("onMetaData", {"width": 64.0}),
+                                    {"width": 64.0})]
+
+
+def test_server_ping_and_peer_bandwidth_answer():
+    client = Client()
+    client.connect()
+    client.conn.ping(321)
+    assert msg.parse_user_control(client.received()[0]) == msg.UserControl(
+        msg.PING_REQUEST, 321)
+    client.send(msg.set_peer_bandwidth(1_000_000), csid=2)
+    assert [m.type_id for m in client.received()] == [msg.WINDOW_ACK_SIZE]
