@@ -178,7 +178,9 @@ class Nvr:
                           "to the next start-up's reconcile")
             await _cancel([http, waiter])
         engine.dispose()
-        http_socket.close()  # uvicorn leaves a socket it was given open
+        if self.http is not None:  # cancelled mid-shutdown, uvicorn leaves its listener open
+            for server in self.http.servers:
+                server.close()
         log.info("stopped")
 
     def _add_camera(self, name: str, url: str, transport: str, audio: bool,
