@@ -1,0 +1,120 @@
+"""Push a camera to a real second RTMP server (Debian's nginx with libnginx-mod-rtmp) and
+play it back from there with Debian's ffprobe/ffmpeg: what a platform's viewers would
+get. Then nginx goes away mid-push and comes back on the same port: the push says so
+(without the stream key) and resumes by itself.
+
+The camera is the simulator over RTSP, taken by nvr's own CameraClient into a Feed,
+as in ``nvr run``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from peers.nginx_rtmp import NginxRtmp, nginx_or_skip
+
+from nvr.feed import Feed
+from nvr.rtmp.push import Pusher
+from nvr.rtsp.camera import CameraClient
+from nvr.sim.server import SimCamera, SimServer
+
+pytestmark = [pytest.mark.peer, pytest.mark.asyncio(loop_scope="module")]
+KEY = "secretstreamkey123"
+
+
+@dataclass
+class Rig:
+    nginx: NginxRtmp
+    feed: Feed
+    pusher: Pusher
+
+
+async def _until(check: Callable[[], Any], within: float, what: str) -> None:
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+async def _run(*args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), 20)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def rig(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Rig]:
+    reason = nginx_or_skip()
+    if reason:
+        pytest.skip(reason)
+    if not (shutil.which("ffprobe") and shutil.which("ffmpeg")):
+        pytest.skip("ffmpeg/ffprobe not installed")
+    nginx = NginxRtmp(tmp_path_factory.mktemp("nginx"))
+    await asyncio.to_thread(nginx.start)
+    sim = SimServer(host="127.0.0.1", port=0, cameras=[
+        SimCamera(name="cam1", codec="h264", width=320, height=240, fps=15,
+                  bitrate_kbps=300, gop_seconds=1, audio=True)])
+    await sim.start()
+    feed = Feed("yard")
+    client = CameraClient("yard", sim.url("cam1"), feed, audio=True)
+    pusher = Pusher(feed, nginx.url(KEY), label=f"rtmp://127.0.0.1:{nginx.port}/live/***")
+    tasks = [asyncio.create_task(client.run()), asyncio.create_task(pusher.run())]
+    try:
+        yield Rig(nginx, feed, pusher)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        feed.close()
+        await sim.stop()
+        await asyncio.to_thread(nginx.stop)
+
+
+async def test_a_pushed_camera_plays_back_from_nginx(rig: Rig) -> None:
+    await _until(lambda: rig.pusher.state.status == "pushing", 15, "pushing")
+    url = rig.nginx.url(KEY)
+    rc, out, err = await _run("ffprobe", "-v", "error", "-of", "json", "-show_streams", url)
+    assert rc == 0, err
+    streams = {s["codec_type"]: s for s in json.loads(out)["streams"]}
+    assert streams["video"]["codec_name"] == "h264"
+    assert (streams["video"]["width"], streams["video"]["height"]) == (320, 240)
+    assert streams["audio"]["codec_name"] == "aac"
+    rc, _, err = await _run("ffmpeg", "-v", "error", "-i", url, "-frames:v", "20",
+                            "-f", "null", "-")
+    assert rc == 0 and err.strip() == "", err
+    state = rig.pusher.state
+    assert state.bytes_sent > 10_000 and state.last_error is None
+
+
+async def test_nginx_going_away_and_back_is_retried_without_showing_the_key(rig: Rig) -> None:
+    await _until(lambda: rig.pusher.state.status == "pushing", 15, "pushing")
+    before = rig.pusher.state.reconnects
+    await asyncio.to_thread(rig.nginx.stop)
+    await _until(lambda: rig.pusher.state.status == "retrying", 10, "retrying")
+    error = rig.pusher.state.last_error
+    assert error and KEY not in error and KEY not in rig.pusher.state.url
+    await asyncio.to_thread(rig.nginx.start)
+    await _until(lambda: rig.pusher.state.status == "pushing", 20, "pushing again")
+    assert rig.pusher.state.reconnects > before
+    sent = rig.pusher.state.bytes_sent
+    rc, out, err = await _run("ffprobe", "-v", "error", "-of", "json", "-show_streams",
+                              rig.nginx.url(KEY))
+    assert rc == 0, err
+    assert any(s["codec_name"] == "h264" for s in json.loads(out)["streams"])
+    assert rig.pusher.state.bytes_sent > sent
+
