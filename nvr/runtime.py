@@ -53,6 +53,7 @@ from nvr.recording.reconcile import reconcile
 from nvr.recording.recorder import Recorder
 from nvr.recording.retention import Retention, policy_from_config
 from nvr.registry import FeedRegistry
+from nvr.rtmppush import Pushes
 from nvr.rtsp.camera import CameraClient
 from nvr.source import Source
 from nvr.supervisor import Supervisor
@@ -120,6 +121,7 @@ class Nvr:
         self.health: HealthWatch | None = None
         self.motion: dict[str, MotionWatch] = {}
         self.mqtt: MqttPublisher | None = None
+        self.pushes: Pushes | None = None  # [[cameras]] push targets (see _push)
         self.failed = False  # stopped because a part it cannot run without failed
 
     def active_paths(self) -> set[str]:
@@ -268,6 +270,12 @@ class Nvr:
                                 clock=self.clock)
             self.motion[cam.name] = watch
             sup.start(f"motion {cam.name}", watch.run)
+        self._push()
+
+    def _push(self) -> None:
+        """``push``: each enabled camera's feed to its RTMP targets (nvr.rtmppush)."""
+        self.pushes = Pushes(self.registry, self.supervisor.start, clock=self.clock)
+        self.pushes.start(self.config.cameras)
 
     @contextlib.asynccontextmanager
     async def _simulator(self):  # type: ignore[no-untyped-def]
@@ -373,7 +381,8 @@ class Nvr:
             transcoders=self.transcoders,
             tls=server_cfg.tls, config=self.config, clock=self.clock,
             sessions=self.sessions,
-            mqtt=(lambda: mqtt.state) if (mqtt := self.mqtt) is not None else None)
+            mqtt=(lambda: mqtt.state) if (mqtt := self.mqtt) is not None else None,
+            push=pushes.states if (pushes := self.pushes) is not None else None)
         server = self.http = _QuietServer(uvicorn.Config(
             create_app(services), host=server_cfg.http_host,
             port=server_cfg.http_port, log_level="warning", access_log=False,

@@ -86,8 +86,8 @@ class CameraConfig(BaseModel):
     push: list[PushUrl] = Field(
         default_factory=list, max_length=MAX_PUSH,
         description="rtmp:// or rtmps:// URLs (stream key in the path) this camera's stream is "
-        "sent to, e.g. a streaming platform; the keys are never shown. Not built yet: "
-        "checked only.",
+        "sent to, e.g. a streaming platform, reconnecting with backoff; state in "
+        "GET /api/cameras. The keys are never shown.",
     )
 
     @field_validator("url", "sub_url")

@@ -66,12 +66,12 @@ def config_problems(config: Config) -> list[str]:
             out.append(f"camera {cam.name}: max_bytes ({size_text(cam.max_bytes)}) is above "
                        f"recording.max_bytes ({size_text(rec.max_bytes)}), which caps all "
                        "cameras together")
-    rtmp_cameras = [c.name for c in config.cameras if c.republish or c.push]
+    rtmp_cameras = [c.name for c in config.cameras if c.republish]  # push works: not here
     if config.rtmp.enabled or rtmp_cameras:
         used = (["[rtmp] enabled"] if config.rtmp.enabled else []) + [
-            f"camera {name} republish/push" for name in rtmp_cameras]
+            f"camera {name} republish" for name in rtmp_cameras]
         out.append("rtmp: the built-in RTMP server is not available yet in this version ("
-                   + ", ".join(used) + " set: nothing is served or pushed)")
+                   + ", ".join(used) + " set: nothing is served)")
     if config.sim.cameras:
         out.append(f"sim: {config.sim.cameras} simulated camera"
                    f"{'s' if config.sim.cameras != 1 else ''} running (for testing)")

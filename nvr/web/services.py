@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,6 +17,22 @@ from nvr.config import Config
 from nvr.recording.index import SegmentIndex
 from nvr.registry import FeedRegistry
 from nvr.transcoders import Transcoders
+
+
+class PushStateLike(Protocol):
+    """One RTMP push target as the API shows it (nvr.rtmp.push.PushState; the web
+    layer does not import the protocol package)."""
+
+    @property
+    def url(self) -> str: ...  # redacted: no stream key
+    @property
+    def status(self) -> str: ...
+    @property
+    def last_error(self) -> str | None: ...
+    @property
+    def bytes_sent(self) -> int: ...
+    @property
+    def reconnects(self) -> int: ...
 
 
 @dataclass
@@ -32,6 +49,8 @@ class Services:
     started: float = field(default_factory=time.time)  # when nvr started serving (epoch s)
     sessions: sessionmaker[Session] | None = None  # the database (events, motion, deliveries)
     mqtt: Callable[[], MqttState] | None = None  # the MQTT connection's state, when configured
+    # each camera's RTMP push targets (nvr.rtmppush.Pushes.states), when any camera pushes
+    push: Callable[[], Mapping[str, Sequence[PushStateLike]]] | None = None
 
     def known_cameras(self) -> list[str]:
         return self.configured

@@ -15,10 +15,12 @@ import shutil
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
+from nvrharness import running_nvr, wait_until
 from peers.nginx_rtmp import NginxRtmp, nginx_or_skip
 
 from nvr.feed import Feed
@@ -45,6 +47,15 @@ async def _until(check: Callable[[], Any], within: float, what: str) -> None:
         await asyncio.sleep(0.1)
 
 
+async def _probe(url: str) -> list[dict[str, Any]]:
+    """ffprobe's streams of a live RTMP URL (a short analysis: the stream is live)."""
+    rc, out, err = await _run("ffprobe", "-v", "error", "-analyzeduration", "500000",
+                              "-of", "json", "-show_streams", url)
+    assert rc == 0, err
+    streams: list[dict[str, Any]] = json.loads(out)["streams"]
+    return streams
+
+
 async def _run(*args: str) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
         *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
@@ -57,8 +68,15 @@ async def _run(*args: str) -> tuple[int, str, str]:
     return proc.returncode or 0, out.decode(), err.decode()
 
 
+@dataclass
+class Peers:
+    nginx: NginxRtmp
+    sim: SimServer
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def rig(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Rig]:
+async def peers(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Peers]:
+    """One nginx-rtmp and one simulated H.264 + AAC camera for the module."""
     reason = nginx_or_skip()
     if reason:
         pytest.skip(reason)
@@ -70,8 +88,19 @@ async def rig(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Rig]:
         SimCamera(name="cam1", codec="h264", width=320, height=240, fps=15,
                   bitrate_kbps=300, gop_seconds=1, audio=True)])
     await sim.start()
+    try:
+        yield Peers(nginx, sim)
+    finally:
+        await sim.stop()
+        await asyncio.to_thread(nginx.stop)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def rig(peers: Peers) -> AsyncIterator[Rig]:
+    """nvr's RTSP client into a Feed, pushed to nginx by a Pusher."""
+    nginx = peers.nginx
     feed = Feed("yard")
-    client = CameraClient("yard", sim.url("cam1"), feed, audio=True)
+    client = CameraClient("yard", peers.sim.url("cam1"), feed, audio=True)
     pusher = Pusher(feed, nginx.url(KEY), label=f"rtmp://127.0.0.1:{nginx.port}/live/***")
     tasks = [asyncio.create_task(client.run()), asyncio.create_task(pusher.run())]
     try:
@@ -81,20 +110,16 @@ async def rig(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Rig]:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         feed.close()
-        await sim.stop()
-        await asyncio.to_thread(nginx.stop)
 
 
 async def test_a_pushed_camera_plays_back_from_nginx(rig: Rig) -> None:
     await _until(lambda: rig.pusher.state.status == "pushing", 15, "pushing")
     url = rig.nginx.url(KEY)
-    rc, out, err = await _run("ffprobe", "-v", "error", "-of", "json", "-show_streams", url)
-    assert rc == 0, err
-    streams = {s["codec_type"]: s for s in json.loads(out)["streams"]}
+    streams = {s["codec_type"]: s for s in await _probe(url)}
     assert streams["video"]["codec_name"] == "h264"
     assert (streams["video"]["width"], streams["video"]["height"]) == (320, 240)
     assert streams["audio"]["codec_name"] == "aac"
-    rc, _, err = await _run("ffmpeg", "-v", "error", "-i", url, "-frames:v", "20",
+    rc, _, err = await _run("ffmpeg", "-v", "error", "-i", url, "-frames:v", "10",
                             "-f", "null", "-")
     assert rc == 0 and err.strip() == "", err
     state = rig.pusher.state
@@ -112,9 +137,26 @@ async def test_nginx_going_away_and_back_is_retried_without_showing_the_key(rig:
     await _until(lambda: rig.pusher.state.status == "pushing", 20, "pushing again")
     assert rig.pusher.state.reconnects > before
     sent = rig.pusher.state.bytes_sent
-    rc, out, err = await _run("ffprobe", "-v", "error", "-of", "json", "-show_streams",
-                              rig.nginx.url(KEY))
-    assert rc == 0, err
-    assert any(s["codec_name"] == "h264" for s in json.loads(out)["streams"])
+    assert any(s["codec_name"] == "h264" for s in await _probe(rig.nginx.url(KEY)))
     assert rig.pusher.state.bytes_sent > sent
 
+
+
+async def test_nvr_pushes_a_configured_camera_and_shows_it_in_the_api(
+        peers: Peers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``push`` in the config, the key from the environment: nvr pushes by itself and
+    GET /api/cameras shows the target's state, the key hidden."""
+    monkeypatch.setenv("NVR_TEST_PUSH_KEY", "anothersecretkey42")
+    url = f"rtmp://127.0.0.1:{peers.nginx.port}/live/${{NVR_TEST_PUSH_KEY}}"
+    async with running_nvr(tmp_path, [{"name": "gate", "url": peers.sim.url("cam1"),
+                                       "record": "off", "push": [url]}]) as nvr:
+        async def pushing() -> list[dict[str, Any]] | None:
+            push = (await nvr.cameras())["gate"]["push"]
+            return push if push and push[0]["status"] == "pushing" else None
+        push = await wait_until(pushing, 20, "the push to nginx")
+        assert push[0]["url"] == f"rtmp://127.0.0.1:{peers.nginx.port}/live/***"
+        streams = await _probe(peers.nginx.url("anothersecretkey42"))
+        assert [s["codec_name"] for s in streams] == ["h264"]
+        text = (await nvr.http.get("/api/cameras")).text
+        assert "anothersecretkey42" not in text
+        assert (await nvr.cameras())["gate"]["push"][0]["bytes_sent"] > 0
