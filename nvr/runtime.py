@@ -53,6 +53,7 @@ from nvr.recording.reconcile import reconcile
 from nvr.recording.recorder import Recorder
 from nvr.recording.retention import Retention, policy_from_config
 from nvr.registry import FeedRegistry
+from nvr.rtmpapp import RtmpApp
 from nvr.rtmppush import Pushes
 from nvr.rtsp.camera import CameraClient
 from nvr.source import Source
@@ -122,6 +123,7 @@ class Nvr:
         self.motion: dict[str, MotionWatch] = {}
         self.mqtt: MqttPublisher | None = None
         self.pushes: Pushes | None = None  # [[cameras]] push targets (see _push)
+        self.rtmp: RtmpApp | None = None  # the RTMP server (see _rtmp)
         self.failed = False  # stopped because a part it cannot run without failed
 
     def active_paths(self) -> set[str]:
@@ -271,6 +273,13 @@ class Nvr:
             self.motion[cam.name] = watch
             sup.start(f"motion {cam.name}", watch.run)
         self._push()
+        self._rtmp()
+
+    def _rtmp(self) -> None:
+        """``[rtmp] enabled``: the RTMP server (republish, publish) as task "rtmp"."""
+        if self.config.rtmp.enabled:
+            self.rtmp = RtmpApp(self.config, self.registry, self.hub)
+            self.supervisor.start("rtmp", self.rtmp.run)
 
     def _push(self) -> None:
         """``push``: each enabled camera's feed to its RTMP targets (nvr.rtmppush)."""
@@ -382,7 +391,8 @@ class Nvr:
             tls=server_cfg.tls, config=self.config, clock=self.clock,
             sessions=self.sessions,
             mqtt=(lambda: mqtt.state) if (mqtt := self.mqtt) is not None else None,
-            push=pushes.states if (pushes := self.pushes) is not None else None)
+            push=pushes.states if (pushes := self.pushes) is not None else None,
+            rtmp=rtmp.streams if (rtmp := self.rtmp) is not None else None)
         server = self.http = _QuietServer(uvicorn.Config(
             create_app(services), host=server_cfg.http_host,
             port=server_cfg.http_port, log_level="warning", access_log=False,

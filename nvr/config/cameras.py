@@ -81,7 +81,7 @@ class CameraConfig(BaseModel):
     republish: bool = Field(
         default=False,
         description="Serve this camera at rtmp://HOST:PORT/live/<name> (and its sub stream at "
-        "live/<name>_sub) from the built-in RTMP server ([rtmp]). Not built yet: checked only.",
+        "live/<name>_sub) from the built-in RTMP server ([rtmp]).",
     )
     push: list[PushUrl] = Field(
         default_factory=list, max_length=MAX_PUSH,

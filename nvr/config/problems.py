@@ -66,12 +66,15 @@ def config_problems(config: Config) -> list[str]:
             out.append(f"camera {cam.name}: max_bytes ({size_text(cam.max_bytes)}) is above "
                        f"recording.max_bytes ({size_text(rec.max_bytes)}), which caps all "
                        "cameras together")
-    rtmp_cameras = [c.name for c in config.cameras if c.republish]  # push works: not here
-    if config.rtmp.enabled or rtmp_cameras:
-        used = (["[rtmp] enabled"] if config.rtmp.enabled else []) + [
-            f"camera {name} republish" for name in rtmp_cameras]
-        out.append("rtmp: the built-in RTMP server is not available yet in this version ("
-                   + ", ".join(used) + " set: nothing is served)")
+    rtmp = config.rtmp
+    republished = [c.name for c in config.cameras if c.republish]
+    if republished and not rtmp.enabled:
+        out.append(f"rtmp: camera{'s' if len(republished) > 1 else ''} "
+                   f"{', '.join(republished)} set republish but [rtmp] enabled is false: "
+                   "nothing is served")
+    if rtmp.enabled and rtmp.publish_key is None:
+        out.append("rtmp: no publish_key: every publisher is refused (only republished "
+                   "cameras are served)")
     if config.sim.cameras:
         out.append(f"sim: {config.sim.cameras} simulated camera"
                    f"{'s' if config.sim.cameras != 1 else ''} running (for testing)")

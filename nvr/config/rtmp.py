@@ -10,8 +10,7 @@ cannot be used to inject video.
 ``tls_cert``/``tls_key`` are resolved against the config file's directory, like
 ``[server]``'s, and go together with ``rtmps_listen``: all three or none.
 
-The server itself is not built yet: ``nvr.config.problems`` says so when any of
-this is switched on.
+The server is :mod:`nvr.rtmpapp` (started by ``nvr run`` when ``enabled``).
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from nvr.web.api import events as event_api
 from nvr.web.api import images as image_api
 from nvr.web.api import motion as motion_api
 from nvr.web.api import playback as playback_api
+from nvr.web.api import rtmp as rtmp_api
 from nvr.web.api import timeline as timeline_api
 from nvr.web.api.deps import PublicDep
 from nvr.web.guard import Guard
@@ -88,6 +89,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(me.router)
     app.include_router(audit.router)
     app.include_router(alert_api.router)
+    app.include_router(rtmp_api.router)
     app.include_router(playback_api.router)
     app.include_router(timeline_api.router)
     app.include_router(motion_api.router)

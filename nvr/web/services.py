@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -51,6 +51,8 @@ class Services:
     mqtt: Callable[[], MqttState] | None = None  # the MQTT connection's state, when configured
     # each camera's RTMP push targets (nvr.rtmppush.Pushes.states), when any camera pushes
     push: Callable[[], Mapping[str, Sequence[PushStateLike]]] | None = None
+    # the RTMP server's streams (nvr.rtmpapp.RtmpApp.streams), when [rtmp] is enabled
+    rtmp: Callable[[], list[dict[str, Any]]] | None = None
 
     def known_cameras(self) -> list[str]:
         return self.configured

@@ -118,13 +118,16 @@ def test_redact_rtmp_url(url: str, shown: str) -> None:
     assert redact_rtmp_url(url) == shown
 
 
-def test_config_problem_says_the_server_is_not_built_yet(tmp_path: Path) -> None:
+def test_config_problems_for_rtmp(tmp_path: Path) -> None:
     on = load_config(write(tmp_path, f'[rtmp]\nenabled = true\npublish_key = "{KEY}"\n'
                                      + CAM + "republish = true\n"), env={})
-    lines = [p for p in config_problems(on) if p.startswith("rtmp:")]
-    assert len(lines) == 1
-    assert lines[0].startswith("rtmp: the built-in RTMP server is not available yet in this "
-                               "version")
-    assert "[rtmp] enabled" in lines[0] and "camera cam1" in lines[0]
+    assert not [p for p in config_problems(on) if p.startswith("rtmp:")]
+    off = load_config(write(tmp_path, CAM + "republish = true\n"), env={})
+    assert [p for p in config_problems(off) if p.startswith("rtmp:")] == [
+        "rtmp: camera cam1 set republish but [rtmp] enabled is false: nothing is served"]
+    nokey = load_config(write(tmp_path, "[rtmp]\nenabled = true\n"), env={})
+    assert [p for p in config_problems(nokey) if p.startswith("rtmp:")] == [
+        "rtmp: no publish_key: every publisher is refused (only republished cameras are "
+        "served)"]
     push = load_config(write(tmp_path, CAM + 'push = ["rtmp://h/live/k"]\n'), env={})
     assert not any(p.startswith("rtmp:") for p in config_problems(push))  # push works

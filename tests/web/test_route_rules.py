@@ -40,6 +40,7 @@ EXPECTED = {
     ("POST", "/api/me/password"): "user",
     ("GET", "/api/audit"): "admin",
     ("GET", "/api/alerts/deliveries"): "admin",
+    ("GET", "/api/rtmp/streams"): "admin",
     ("WEBSOCKET", "/api/cameras/{name}/live"): "user",
     ("WEBSOCKET", "/api/cameras/{name}/playback"): "user",
     ("GET", "/api/cameras/{name}/export.mp4"): "user",

@@ -1,0 +1,218 @@
+"""One Feed to many RTMP players, each message converted and chunked once.
+
+A :class:`Fanout` exists per played feed while it has players: one
+subscription to the Feed (``start="keyframe"``, so the first player starts from
+the cached GOP at once), each access unit converted to an FLV tag body
+(:mod:`nvr.rtmp.flv`) and chunked once per (chunk size, stream id) with
+:func:`~nvr.rtmp.protocol.encode_media`; the same bytes go to every player.
+
+Timestamps: one :class:`~nvr.rtmp.flv.Timeline` per Fanout, shared by its
+players (rebasing per player would mean chunking per player). The Fanout
+starts at 0 when its first player arrives and ends when its last one leaves, so
+timestamps stay small for 24/7 feeds; a player joining later starts at a
+non-zero timestamp, which ffmpeg, ffplay, VLC and rtmpdump accept.
+
+Late joiners get onMetaData, the sequence headers and the Fanout's own GOP
+(what it sent since the last video keyframe, bounded in bytes) at once, then
+the live messages.
+
+Back-pressure: a player's queue is its transport's write buffer, bounded by
+``max_queue`` bytes; past it the player's messages are dropped until the next
+video keyframe that fits. A player whose buffer has not come down to
+``low_water`` for ``stall_timeout`` seconds is disconnected by its connection
+(:attr:`Player.stalled`). Nothing here blocks on a socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from nvr.feed import AccessUnit, CodecParams, Feed
+from nvr.rtmp import amf0, flv
+from nvr.rtmp.events import MediaKind
+from nvr.rtmp.flv import FlvError
+from nvr.rtmp.protocol import ServerConnection, encode_media
+
+__all__ = ["Fanout", "Player"]
+
+MAX_QUEUE = 4 * 1024 * 1024  # bytes waiting for one player's socket
+LOW_WATER = 64 * 1024  # at or below: the player's socket counts as drained
+GOP_BYTES = 16 * 1024 * 1024  # the Fanout's own GOP cache for late joiners
+_FOURCC_IDS = {"h264": 7, "h265": int.from_bytes(b"hvc1", "big")}
+
+
+@dataclass(eq=False)
+class Player:
+    """One playing stream of one connection; ``write`` sends bytes to its socket and
+    ``buffered`` says how many wait there."""
+
+    conn: ServerConnection
+    stream_id: int
+    address: str
+    write: Callable[[bytes], None]
+    buffered: Callable[[], int]
+    bytes_sent: int = 0
+    dropped: int = 0
+    started: bool = False  # metadata and sequence headers sent
+    skipping: bool = False
+    drained_at: float = field(default_factory=time.monotonic)
+
+    def send(self, data: bytes) -> None:
+        self.conn.send_encoded(data)
+        out = self.conn.data_to_send()
+        self.bytes_sent += len(out)
+        self.write(out)
+
+    def stalled(self, timeout: float, low_water: int = LOW_WATER) -> bool:
+        """True when the socket has not drained to ``low_water`` for ``timeout`` s."""
+        now = time.monotonic()
+        if self.buffered() <= low_water:
+            self.drained_at = now
+        return now - self.drained_at > timeout
+
+
+def metadata(video: CodecParams | None, audio: CodecParams | None) -> bytes:
+    """onMetaData for players: only the tracks that are sent (players wait for an
+    announced track)."""
+    meta: dict[str, object] = {}
+    if video is not None:
+        meta.update(width=float(video.width), height=float(video.height),
+                    videocodecid=float(_FOURCC_IDS[video.codec]))
+    if audio is not None:
+        meta.update(audiocodecid=10.0, audiosamplerate=float(audio.sample_rate),
+                    stereo=audio.channels > 1)
+    return amf0.encode("onMetaData", meta)
+
+
+class Fanout:
+    """The players of one Feed (see the module docstring); ``run`` is its task."""
+
+    def __init__(self, name: str, feed: Feed, *, max_queue: int = MAX_QUEUE,
+                 on_empty: Callable[[Fanout], None] | None = None) -> None:
+        self.name = name
+        self.feed = feed
+        self.players: list[Player] = []
+        self.max_queue = max_queue
+        self.started = time.time()
+        self.bytes_in = 0  # FLV bytes converted, for the bitrate
+        self._on_empty = on_empty
+        self._timeline = flv.Timeline()
+        self._video: CodecParams | None = None
+        self._audio: CodecParams | None = None
+        self._gop: list[tuple[MediaKind, int, bytes]] = []
+        self._gop_bytes = 0
+        self._last_ts = 0
+        self._wake = asyncio.Event()
+
+    # -- players -------------------------------------------------------------
+    def add(self, player: Player) -> None:
+        """A player whose play was just accepted: it gets the GOP at once if any."""
+        self.players.append(player)
+        if self._gop and self._video is not None:
+            self._intro(player, self._gop[0][1])
+            for kind, ts, body in self._gop:
+                player.send(player.conn.encode_media(player.stream_id, kind, ts, body))
+
+    def remove(self, player: Player) -> None:
+        if player in self.players:
+            self.players.remove(player)
+        if not self.players:
+            self._wake.set()
+
+    def _intro(self, player: Player, ts: int) -> None:
+        conn, sid = player.conn, player.stream_id
+        player.send(conn.encode_media(sid, "data", ts, metadata(self._video, self._audio)))
+        if self._video is not None:
+            player.send(conn.encode_media(sid, "video", ts, flv.video_sequence_header(
+                self._video)))
+        if self._audio is not None:
+            player.send(conn.encode_media(sid, "audio", ts, flv.audio_sequence_header(
+                self._audio)))
+        player.started = True
+
+    # -- the task ------------------------------------------------------------
+    async def run(self) -> None:
+        """Until the feed ends or the last player leaves; players are told the end."""
+        sub = self.feed.subscribe(maxsize=1024, start="keyframe")
+        try:
+            while self.players:
+                get = asyncio.ensure_future(sub.get())
+                wake = asyncio.ensure_future(self._wake.wait())
+                try:
+                    await asyncio.wait([get, wake], return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    wake.cancel()
+                    if not get.done():
+                        get.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await get
+                self._wake.clear()
+                if not get.done() or get.cancelled():
+                    continue
+                au = get.result()
+                if au is None:
+                    for player in list(self.players):
+                        player.conn.end_play(player.stream_id)
+                        player.send(b"")
+                    break
+                self._au(au)
+                while (au := sub.get_nowait()) is not None:
+                    self._au(au)
+        finally:
+            sub.close()
+            if self._on_empty is not None:
+                self._on_empty(self)
+
+    def _au(self, au: AccessUnit) -> None:
+        try:
+            self._convert(au)
+        except FlvError:
+            return  # a codec FLV cannot carry (e.g. not AAC): that track is not sent
+
+    def _convert(self, au: AccessUnit) -> None:
+        ts = self._timeline.timestamp(au)
+        self._last_ts = ts
+        video = au.params.kind == "video"
+        key = video and au.keyframe
+        headers: list[tuple[MediaKind, bytes]] = []
+        if video and au.params is not self._video:
+            if not au.keyframe:
+                return  # new parameters start at a keyframe
+            self._video = au.params
+            headers.append(("video", flv.video_sequence_header(au.params)))
+        elif not video and au.params is not self._audio:
+            self._audio = au.params
+            headers.append(("audio", flv.audio_sequence_header(au.params)))
+        kind: MediaKind = "video" if video else "audio"
+        body = flv.video_tag(au) if video else flv.audio_tag(au)
+        self.bytes_in += len(body)
+        if key:
+            self._gop, self._gop_bytes = [], 0
+        if self._video is not None and self._gop_bytes + len(body) <= GOP_BYTES:
+            self._gop.append((kind, ts, body))
+            self._gop_bytes += len(body)
+        encoded: dict[tuple[int, int], bytes] = {}
+        for player in list(self.players):
+            if not player.started:
+                if not key:
+                    continue
+                self._intro(player, ts)
+            else:
+                for hkind, hbody in headers:
+                    player.send(player.conn.encode_media(player.stream_id, hkind, ts, hbody))
+            if player.skipping or player.buffered() >= self.max_queue:
+                if not (key and player.buffered() < self.max_queue):
+                    player.skipping = True
+                    player.dropped += 1
+                    continue
+                player.skipping = False
+            group = (player.conn.chunk_size, player.stream_id)
+            data = encoded.get(group)
+            if data is None:
+                data = encoded[group] = encode_media(kind, player.stream_id, ts, body,
+                                                     player.conn.chunk_size)
+            player.send(data)

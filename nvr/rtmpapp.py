@@ -1,0 +1,157 @@
+"""The RTMP server in ``nvr run``: names, keys, the registry and events.
+
+:class:`RtmpApp` is the :class:`~nvr.rtmp.server.StreamApp` the protocol
+package asks. Stream names (the ``live`` application only):
+
+* play ``live/<camera>`` → the camera's feed ``<camera>``, ``live/<camera>_sub``
+  → ``<camera>/sub``, for cameras with ``republish = true``;
+* publish ``live/<name>?key=<publish_key>`` → a new feed ``live/<name>`` in the
+  registry (removed and closed when the publisher leaves), played back as
+  ``live/<name>``; events ``rtmp_publish_start``/``rtmp_publish_stop``.
+
+Refused: a wrong or missing key (logged without the key), a second publisher
+to a live name, a name a republished camera uses; with ``play_key`` set a
+player must give ``?key=<play_key>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import ssl
+import time
+from typing import Any
+
+from nvr.config import Config
+from nvr.eventhub import EventHub
+from nvr.feed import Feed
+from nvr.registry import FeedRegistry
+from nvr.rtmp.publish import Publication
+from nvr.rtmp.server import RtmpServer
+
+__all__ = ["RtmpApp"]
+
+log = logging.getLogger("nvr.rtmp")
+APP = "live"
+
+
+def _key_ok(given: str | None, wanted: str) -> bool:
+    return given is not None and hmac.compare_digest(given.encode(), wanted.encode())
+
+
+class RtmpApp:
+    """See the module docstring; :meth:`run` serves until cancelled."""
+
+    def __init__(self, config: Config, registry: FeedRegistry, hub: EventHub | None = None,
+                 *, stall_timeout: float = 10.0, idle_timeout: float = 30.0) -> None:
+        self.config = config
+        self.registry = registry
+        self.hub = hub
+        self.server = RtmpServer(self, max_connections=config.rtmp.max_connections,
+                                 stall_timeout=stall_timeout, idle_timeout=idle_timeout)
+        self.republished: dict[str, str] = {}  # stream name → feed name
+        for cam in config.cameras:
+            if cam.enabled and cam.republish:
+                self.republished[f"{APP}/{cam.name}"] = cam.name
+                if cam.sub_url:
+                    self.republished[f"{APP}/{cam.name}_sub"] = f"{cam.name}/sub"
+        self.ports: list[int] = []
+
+    async def start(self) -> None:
+        """Listen on ``listen`` (and ``rtmps_listen`` with the certificate)."""
+        cfg = self.config.rtmp
+        host, port = cfg.listen_address
+        self.ports.append(await self.server.listen(host, port))
+        if cfg.rtmps_listen and cfg.tls_cert and cfg.tls_key:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            await asyncio.to_thread(context.load_cert_chain, cfg.tls_cert, cfg.tls_key)
+            from nvr.config.types import split_host_port
+            shost, sport = split_host_port(cfg.rtmps_listen)
+            self.ports.append(await self.server.listen(shost, sport, context))
+        log.info("rtmp: listening on %s%s", cfg.listen,
+                 f" and rtmps on {cfg.rtmps_listen}" if cfg.rtmps_listen else "")
+
+    async def run(self) -> None:
+        """Serve until cancelled (the supervised task "rtmp")."""
+        await self.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.server.close()
+
+    # -- StreamApp -------------------------------------------------------------
+    async def publish(self, name: str, query: dict[str, str],
+                      peer: str) -> Publication | str:
+        key = self.config.rtmp.publish_key
+        app, _, stream = name.partition("/")
+        if key is None or not _key_ok(query.get("key"), key):
+            log.warning("rtmp %s: publish to %s refused: wrong or missing key", peer, name)
+            return "Wrong or missing key."
+        if app != APP or not stream:
+            return f"Publish to {APP}/<name>."
+        if name in self.republished or name in self.registry:
+            log.warning("rtmp %s: publish to %s refused: the name is in use", peer, name)
+            return "The name is in use."
+        feed = Feed(name)
+        pub = Publication(name, feed, peer)
+        self.registry.add(feed, pub)
+        log.info("rtmp %s: publishing %s", peer, name)
+        await self._event("rtmp_publish_start", pub)
+        return pub
+
+    def play(self, name: str, query: dict[str, str], peer: str) -> Feed | str:
+        key = self.config.rtmp.play_key
+        if key is not None and not _key_ok(query.get("key"), key):
+            log.warning("rtmp %s: play %s refused: wrong or missing key", peer, name)
+            return "Wrong or missing key."
+        feed_name = self.republished.get(name)
+        if feed_name is None and name in self.server.publications:
+            feed_name = name
+        feed = self.registry.get(feed_name) if feed_name is not None else None
+        if feed is None or feed.closed:
+            return "No such stream."
+        return feed
+
+    async def unpublished(self, publication: Publication) -> None:
+        if self.registry.source(publication.name) is publication:
+            self.registry.remove(publication.name)
+        log.info("rtmp %s: %s unpublished", publication.peer, publication.name)
+        await self._event("rtmp_publish_stop", publication)
+
+    async def _event(self, type_: str, pub: Publication) -> None:
+        if self.hub is None:
+            return
+        try:
+            await self.hub.instant(pub.name, type_, int(time.time() * 1e6),
+                                   details={"stream": pub.name, "peer": pub.peer})
+        except Exception:  # noqa: BLE001 - the stream goes on without its event
+            log.exception("rtmp: cannot store the %s event of %s", type_, pub.name)
+
+    # -- stats -----------------------------------------------------------------
+    def streams(self) -> list[dict[str, Any]]:
+        """Each stream being published or played: source, codecs, bitrate, uptime,
+        players (address, bytes sent), publisher address."""
+        now = time.time()
+        out: dict[str, dict[str, Any]] = {}
+        for name, pub in self.server.publications.items():
+            st = pub.state
+            out[name] = dict(name=name, source="publisher", feed=name, publisher=pub.peer,
+                             video_codec=st.codec, audio_codec=st.audio_codec,
+                             width=st.width, height=st.height, fps=st.fps,
+                             bitrate_kbps=st.bitrate_kbps,
+                             uptime_seconds=round(now - pub.started, 1), players=[])
+        for name, fanout in self.server.fanouts.items():
+            feed = fanout.feed
+            row = out.setdefault(name, dict(
+                name=name, source="camera", feed=feed.name, publisher=None,
+                video_codec=feed.video.codec if feed.video else None,
+                audio_codec=feed.audio.codec if feed.audio else None,
+                width=feed.video.width if feed.video else 0,
+                height=feed.video.height if feed.video else 0, fps=0.0,
+                bitrate_kbps=round(fanout.bytes_in * 8 / max(now - fanout.started, 1e-3)
+                                   / 1000, 1),
+                uptime_seconds=round(now - fanout.started, 1), players=[]))
+            row["players"] = [dict(address=p.address, bytes_sent=p.bytes_sent,
+                                   dropped=p.dropped) for p in fanout.players]
+        return sorted(out.values(), key=lambda r: r["name"])
