@@ -95,7 +95,7 @@ class PushState:
     last_error: str | None = None
     bytes_sent: int = 0
     reconnects: int = 0  # connections made after the first
-    skipped: int = 0  # frames dropped because the network was slower than the stream
+    skipped: int = 0  # frames dropped: the network was slower (updated as frames go out)
     since: float = 0.0  # when ``status`` last changed (epoch seconds)
 
 
@@ -186,20 +186,18 @@ class Pusher:
             log.info("push %s of %s: publishing", self.state.url, self.feed.name)
             sub = self.feed.subscribe(self._queue_frames, start="keyframe")
             listen = asyncio.create_task(self._listen(reader, writer, conn))
+            send = asyncio.create_task(self._send(sub, writer, conn))
             try:
-                send = asyncio.create_task(self._send(sub, writer, conn))
                 done, _ = await asyncio.wait([listen, send],
                                              return_when=asyncio.FIRST_COMPLETED)
-                for task in (listen, send):
-                    if task not in done:
-                        task.cancel()
-                await asyncio.gather(listen, send, return_exceptions=True)
-                for task in done:
-                    task.result()  # raises the failure
             finally:
-                listen.cancel()
-                self.state.skipped += sub.dropped
+                for task in (listen, send):
+                    task.cancel()
+                await asyncio.gather(listen, send, return_exceptions=True)
                 sub.close()
+            for task in done:
+                if not task.cancelled():
+                    task.result()  # raises the failure
             if not conn.closed:
                 conn.unpublish()
                 self._write(writer, conn)
@@ -252,8 +250,10 @@ class Pusher:
         timeline = flv.Timeline()
         sent_video: CodecParams | None = None
         sent_audio: CodecParams | None = None
+        skipped = self.state.skipped
         while True:
             au = await sub.get()
+            self.state.skipped = skipped + sub.dropped
             if au is None:
                 return  # the feed ended
             if au.kind == "video":

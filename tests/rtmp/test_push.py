@@ -1,0 +1,202 @@
+"""The Pusher against nvr's own RTMP server core in-process (fast, no outside peer):
+target URLs, a refusal shown without the stream key, the retry schedule, and a
+network slower than the stream (frames skipped up to the next keyframe, counted,
+the connection kept). The real second server (nginx-rtmp) is test_push_nginx.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fmp4.fmp4_media import encode_video
+
+from nvr.feed import AccessUnit, Feed
+from nvr.rtmp.events import ConnectRequested, MediaReceived, PublishRequested
+from nvr.rtmp.protocol import ServerConnection
+from nvr.rtmp.push import Pusher, parse_target
+
+KEY = "topsecretkey99"
+T0 = 1_700_000_000.0
+
+
+class Server:
+    """A one-connection-at-a-time RTMP server from ServerConnection: ``publish`` decides
+    each publish; ``stalled`` (set) stops reading from the pusher."""
+
+    def __init__(self, publish: Callable[[ServerConnection, PublishRequested], None]) -> None:
+        self.publish = publish
+        self.media: list[MediaReceived] = []
+        self.reading = asyncio.Event()
+        self.reading.set()
+        self.port = 0
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> Server:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        self.reading.set()
+
+    def url(self, key: str = KEY) -> str:
+        return f"rtmp://127.0.0.1:{self.port}/live/{key}"
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = ServerConnection()
+        try:
+            while True:
+                await self.reading.wait()
+                data = await reader.read(65536)
+                if not data:
+                    return
+                events = conn.receive_data(data)
+                while events:
+                    decided = False
+                    for event in events:
+                        if isinstance(event, ConnectRequested):
+                            conn.accept_connect()
+                            decided = True
+                        elif isinstance(event, PublishRequested):
+                            self.publish(conn, event)
+                            decided = True
+                        elif isinstance(event, MediaReceived):
+                            self.media.append(event)
+                    events = conn.receive_data(b"") if decided else []
+                writer.write(conn.data_to_send())
+                if conn.closed:
+                    return
+        finally:
+            writer.close()
+
+
+def accept(conn: ServerConnection, event: PublishRequested) -> None:
+    conn.accept_publish(event.stream_id)
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("rtmp://a.rtmp.youtube.com/live2/abcd-efgh", ("a.rtmp.youtube.com", 1935, False, "live2",
+                                                   "abcd-efgh")),
+    ("rtmps://live-api-s.facebook.com:443/rtmp/FB-1?s=2", ("live-api-s.facebook.com", 443, True,
+                                                          "rtmp", "FB-1?s=2")),
+    ("rtmps://ingest.example/app/inst/KEY", ("ingest.example", 443, True, "app", "inst/KEY")),
+    ("rtmp://[::1]:1940/live/k", ("::1", 1940, False, "live", "k")),
+])
+def test_push_urls_split_into_server_application_and_key(url: str, expected: tuple) -> None:
+    t = parse_target(url)
+    assert (t.host, t.port, t.tls, t.app, t.stream_key) == expected
+    assert expected[4] not in t.tc_url
+
+
+def test_a_url_without_a_stream_key_is_refused_without_echoing_it() -> None:
+    with pytest.raises(ValueError) as info:
+        parse_target("rtmp://host/onlyonesegmentkey")
+    assert "onlyonesegmentkey" not in str(info.value)
+
+
+def _video(frames: int, gop: int = 10, size: int = 0) -> list[AccessUnit]:
+    params, encoded = encode_video("h264", frames=frames, bframes=0, gop=gop)
+    out = []
+    for i, f in enumerate(encoded):
+        data = i.to_bytes(4, "big") + f.data + bytes(size)  # index first: what arrived
+        out.append(AccessUnit(params, f.pts, f.dts, f.keyframe, T0 + f.pts / 90000, data))
+    return out
+
+
+async def _until(check: Callable[[], Any], within: float = 10) -> None:
+    async with asyncio.timeout(within):
+        while not check():  # noqa: ASYNC110 - polling state another task changes
+            await asyncio.sleep(0.02)
+
+
+async def test_a_refusal_shows_as_error_without_the_stream_key() -> None:
+    def refuse(conn: ServerConnection, event: PublishRequested) -> None:
+        conn.reject_publish(event.stream_id, "NetStream.Publish.BadName",
+                            f"stream {event.stream_key} is not allowed here")
+
+    async with Server(refuse) as server:
+        feed = Feed("cam")
+        pusher = Pusher(feed, server.url(), label="rtmp://127.0.0.1/live/***")
+        task = asyncio.create_task(pusher.run())
+        try:
+            await _until(lambda: pusher.state.status == "error")
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    error = pusher.state.last_error or ""
+    assert "NetStream.Publish.BadName" in error and "***" in error and KEY not in error
+
+
+class _Sleeps:
+    """A clock that records the retry waits and stops the pusher after a few."""
+
+    def __init__(self, count: int) -> None:
+        self.waits: list[float] = []
+        self.count = count
+
+    def time(self) -> float:
+        return T0
+
+    def monotonic(self) -> float:
+        return 0.0
+
+    async def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        if len(self.waits) >= self.count:
+            raise asyncio.CancelledError
+
+
+@pytest.mark.parametrize(("rng", "factor"), [(0.5, 1.0), (0.0, 0.75), (1.0, 1.25)])
+async def test_retries_wait_1_s_doubling_to_60_s_with_jitter(rng: float, factor: float) -> None:
+    async with Server(accept) as server:
+        url = server.url()
+    clock = _Sleeps(8)  # the server is gone: every connection is refused
+    pusher = Pusher(Feed("cam"), url, clock=clock, rng=lambda: rng)
+    with pytest.raises(asyncio.CancelledError):
+        await pusher.run()
+    assert clock.waits == pytest.approx([w * factor for w in (1, 2, 4, 8, 16, 32, 60, 60)])
+    assert pusher.state.status == "retrying" and pusher.state.reconnects == 7
+    assert pusher.state.last_error and KEY not in pusher.state.last_error
+
+
+async def test_a_network_slower_than_the_stream_skips_to_the_next_keyframe() -> None:
+    async with Server(accept) as server:
+        feed = Feed("cam")
+        pusher = Pusher(feed, server.url(), queue_frames=20)
+        task = asyncio.create_task(pusher.run())
+        try:
+            video = _video(60, gop=10, size=100_000)
+            feed.publish(video[0])
+            await _until(lambda: pusher.state.status == "pushing" and server.media)
+            server.reading.clear()  # the network stops taking bytes
+            for _ in range(6):  # 36 MB: more than the socket buffers and the queue hold
+                for au in video:
+                    feed.publish(au)
+                    await asyncio.sleep(0)
+            assert pusher.state.status == "pushing"
+            server.reading.set()
+            for au in video[:11]:
+                feed.publish(au)
+            await _until(lambda: len(server.media) > 2 and _index(server.media[-1]) == 10)
+            assert pusher.state.skipped > 0
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    frames = [m for m in server.media if m.kind == "video" and m.payload[1] == 1]
+    indices = [_index(m) for m in frames]
+    gaps = 0
+    for before, after, message in zip(indices, indices[1:], frames[1:], strict=False):
+        if after != (before + 1) % 60:  # a gap: what follows it is a keyframe
+            gaps += 1
+            assert message.payload[0] >> 4 == 1 and after % 10 == 0, (before, after)
+    assert gaps > 0
+    assert pusher.state.reconnects == 0
+
+
+def _index(message: MediaReceived) -> int:
+    return int.from_bytes(message.payload[5:9], "big") if message.payload[1] == 1 else -1
