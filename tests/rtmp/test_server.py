@@ -22,6 +22,7 @@ from nvr.config import Config
 from nvr.eventhub import EventHub
 from nvr.feed import VIDEO_CLOCK, AccessUnit, Feed
 from nvr.registry import FeedRegistry
+from nvr.rtmp.server import RtmpServer
 from nvr.rtmpapp import RtmpApp
 
 pytestmark = [pytest.mark.peer, pytest.mark.skipif(
@@ -177,3 +178,20 @@ async def test_republished_camera_to_ffprobe_rtmpdump_and_a_stalled_player(tmp_p
         await asyncio.gather(*producers, return_exceptions=True)
         await app.server.close()
     assert not app.server._tasks
+
+
+async def test_silent_sockets_are_closed_after_the_handshake_timeout_and_past_the_limit():
+    server = RtmpServer(cast(Any, None), max_connections=1, handshake_timeout=0.3)
+    port = await server.listen("127.0.0.1", 0)
+    try:
+        first = await asyncio.open_connection("127.0.0.1", port)
+        await wait_until(lambda: server._tasks, 5, "the first connection", 0.02)
+        second = await asyncio.open_connection("127.0.0.1", port)
+        async with asyncio.timeout(5):
+            assert await second[0].read() == b""  # over max_connections: closed at once
+            assert await first[0].read() == b""  # no handshake within 0.3 s: closed
+        for _, writer in (first, second):
+            writer.close()
+    finally:
+        await server.close()
+    assert not server._tasks
