@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import re
 import ssl
 import time
 from typing import Any
@@ -34,6 +35,7 @@ __all__ = ["RtmpApp"]
 
 log = logging.getLogger("nvr.rtmp")
 APP = "live"
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 def _key_ok(given: str | None, wanted: str) -> bool:
@@ -88,8 +90,9 @@ class RtmpApp:
         if key is None or not _key_ok(query.get("key"), key):
             log.warning("rtmp %s: publish to %s refused: wrong or missing key", peer, name)
             return "Wrong or missing key."
-        if app != APP or not stream:
-            return f"Publish to {APP}/<name>."
+        if app != APP or not _NAME_RE.match(stream):
+            log.warning("rtmp %s: publish to %r refused: not %s/<name>", peer, name[:80], APP)
+            return f"Publish to {APP}/<name> (1-64 letters, digits, '.', '_', '-')."
         if name in self.republished or name in self.registry:
             log.warning("rtmp %s: publish to %s refused: the name is in use", peer, name)
             return "The name is in use."

@@ -25,8 +25,6 @@ video keyframe that fits. A player whose buffer has not come down to
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -106,7 +104,6 @@ class Fanout:
         self._gop: list[tuple[MediaKind, int, bytes]] = []
         self._gop_bytes = 0
         self._last_ts = 0
-        self._wake = asyncio.Event()
 
     # -- players -------------------------------------------------------------
     def add(self, player: Player) -> None:
@@ -120,8 +117,6 @@ class Fanout:
     def remove(self, player: Player) -> None:
         if player in self.players:
             self.players.remove(player)
-        if not self.players:
-            self._wake.set()
 
     def _intro(self, player: Player, ts: int) -> None:
         conn, sid = player.conn, player.stream_id
@@ -136,32 +131,19 @@ class Fanout:
 
     # -- the task ------------------------------------------------------------
     async def run(self) -> None:
-        """Until the feed ends or the last player leaves; players are told the end."""
+        """Until the feed ends or the last player leaves (noticed within a second);
+        players are told the end. One wake-up per batch of frames, not per frame."""
         sub = self.feed.subscribe(maxsize=1024, start="keyframe")
         try:
             while self.players:
-                get = asyncio.ensure_future(sub.get())
-                wake = asyncio.ensure_future(self._wake.wait())
-                try:
-                    await asyncio.wait([get, wake], return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    wake.cancel()
-                    if not get.done():
-                        get.cancel()
-                        with contextlib.suppress(asyncio.CancelledError):
-                            await get
-                self._wake.clear()
-                if not get.done() or get.cancelled():
-                    continue
-                au = get.result()
-                if au is None:
+                await sub.wait(1.0)
+                while self.players and (au := sub.get_nowait()) is not None:
+                    self._au(au)
+                if sub.closed and not len(sub):
                     for player in list(self.players):
                         player.conn.end_play(player.stream_id)
                         player.send(b"")
                     break
-                self._au(au)
-                while (au := sub.get_nowait()) is not None:
-                    self._au(au)
         finally:
             sub.close()
             if self._on_empty is not None:

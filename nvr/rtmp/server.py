@@ -144,6 +144,7 @@ class _Connection:
         self.publications: dict[int, Publication] = {}
         self.players: dict[int, tuple[Fanout, Player]] = {}
         self.four_cc: list[str] = []
+        self.connect_query: dict[str, str] = {}  # OBS may give ?key= with the app
 
     async def run(self) -> None:
         try:
@@ -206,11 +207,13 @@ class _Connection:
             return False
         if isinstance(event, ConnectRequested):
             self.four_cc = [f for f in event.four_cc_list if f in ("hvc1", "avc1")]
+            self.connect_query = dict(event.query)
             conn.accept_connect(chunk_size=CHUNK_SIZE, four_cc_list=self.four_cc or None)
             return True
         if isinstance(event, PublishRequested):
             result = await self.server.app.publish(f"{conn.app}/{event.stream_key}",
-                                                   event.query, self.peer)
+                                                   self.connect_query | event.query,
+                                                   self.peer)
             if isinstance(result, str):
                 conn.reject_publish(event.stream_id, description=result)
             else:
@@ -220,7 +223,7 @@ class _Connection:
             return True
         if isinstance(event, PlayRequested):
             name = f"{conn.app}/{event.stream_name}"
-            feed = self.server.app.play(name, event.query, self.peer)
+            feed = self.server.app.play(name, self.connect_query | event.query, self.peer)
             if isinstance(feed, str):
                 conn.reject_play(event.stream_id, description=feed)
                 return True

@@ -79,6 +79,9 @@ async def test_publish_with_key_plays_back_and_refusals(tmp_path):
         code, out = await _run(*_publisher(f"{base}/x", 1))
         assert code != 0 and "live/x" not in registry
         assert hub.events == []
+        for bad in ("live/a/b", "live/", "other/x", "live/" + "x" * 65):
+            assert isinstance(await app.publish(bad, {"key": KEY}, "peer"), str), bad
+        assert len(registry) == 0 and hub.events == []
 
         publisher = asyncio.create_task(_run(*_publisher(f"{base}/x?key={KEY}", 5)))
         await wait_until(lambda: (f := registry.get("live/x")) is not None and f.stats.frames > 5,
