@@ -7,7 +7,10 @@ the connection kept). The real second server (nginx-rtmp) is test_push_nginx.py.
 from __future__ import annotations
 
 import asyncio
+import ssl
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,8 +30,10 @@ class Server:
     """A one-connection-at-a-time RTMP server from ServerConnection: ``publish`` decides
     each publish; ``stalled`` (set) stops reading from the pusher."""
 
-    def __init__(self, publish: Callable[[ServerConnection, PublishRequested], None]) -> None:
+    def __init__(self, publish: Callable[[ServerConnection, PublishRequested], None],
+                 tls: ssl.SSLContext | None = None) -> None:
         self.publish = publish
+        self.tls = tls
         self.media: list[MediaReceived] = []
         self.reading = asyncio.Event()
         self.reading.set()
@@ -36,7 +41,7 @@ class Server:
         self._server: asyncio.Server | None = None
 
     async def __aenter__(self) -> Server:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -46,7 +51,8 @@ class Server:
         self.reading.set()
 
     def url(self, key: str = KEY) -> str:
-        return f"rtmp://127.0.0.1:{self.port}/live/{key}"
+        scheme = "rtmps" if self.tls else "rtmp"
+        return f"{scheme}://127.0.0.1:{self.port}/live/{key}"
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = ServerConnection()
@@ -235,3 +241,36 @@ async def test_h265_goes_out_as_enhanced_rtmp_that_parses_back_to_the_same_frame
     assert [au.keyframe for au in got] == [au.keyframe for au in aus]
     assert ingest.video_params is not None and ingest.video_params.codec == "h265"
     assert ingest.video_params.sps == params.sps
+
+
+def _certificate(directory: Path) -> tuple[Path, Path]:
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
+         "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+async def test_rtmps_pushes_over_tls_and_checks_the_certificate(tmp_path: Path) -> None:
+    cert, key = _certificate(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    async with Server(accept, tls=server_tls) as server:
+        feed = Feed("cam")
+        feed.publish(_video(1)[0])
+        trusting = Pusher(feed, server.url(), ssl_context=ssl.create_default_context(
+            cafile=str(cert)))
+        default = Pusher(feed, server.url())  # the system's CAs: a self-signed cert fails
+        tasks = [asyncio.create_task(p.run()) for p in (trusting, default)]
+        try:
+            await _until(lambda: trusting.state.status == "pushing" and any(
+                m.kind == "video" for m in server.media))
+            await _until(lambda: default.state.status == "retrying")
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    assert "certificate" in (default.state.last_error or "").lower()
+    assert KEY not in (default.state.last_error or "")
