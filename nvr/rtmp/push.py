@@ -13,7 +13,8 @@ drain, so a network slower than the stream fills that queue, which then drops
 frames up to the next keyframe (counted in ``state.skipped``) instead of
 growing or stalling the camera.
 
-Failures: any error or a closed connection → ``retrying`` (``error`` when the
+A target connects only once the camera has a picture (a platform drops a publisher
+that sends nothing). Failures: any error or a closed connection → ``retrying`` (``error`` when the
 server refused the stream, e.g. a wrong key), wait 1 s doubling to 60 s with
 ±25 % jitter, and connect again; a push that ran for a minute starts again at
 1 s. ``state.last_error`` never holds the stream key: the URL is shown as the
@@ -47,6 +48,7 @@ BACKOFF_START, BACKOFF_CAP, JITTER = 1.0, 60.0, 0.25
 STABLE_SECONDS = 60.0  # a push that lasted this long retries from BACKOFF_START again
 CONNECT_TIMEOUT = 10.0
 QUEUE_FRAMES = 300  # the send queue (feed subscription), in access units
+VIDEO_POLL = 0.5  # seconds between looks for the camera's first keyframe
 WRITE_BUFFER_HIGH = 1 << 20  # socket buffer above which the pusher waits for it to drain
 _FOURCC_ID = int.from_bytes(b"hvc1", "big")  # Enhanced RTMP: videocodecid is the FourCC
 
@@ -164,6 +166,10 @@ class Pusher:
     async def _session(self) -> None:
         t = self.target
         self._set("connecting")
+        while self.feed.video is None and not self.feed.closed:
+            # no picture yet (camera offline): a platform drops a publisher that sends
+            # nothing, so connect only once there is a keyframe to start from
+            await self.clock.sleep(VIDEO_POLL)
         if self._connections:
             self.state.reconnects += 1
         self._connections += 1

@@ -128,6 +128,7 @@ async def test_a_refusal_shows_as_error_without_the_stream_key() -> None:
 
     async with Server(refuse) as server:
         feed = Feed("cam")
+        feed.publish(_video(1)[0])
         pusher = Pusher(feed, server.url(), label="rtmp://127.0.0.1/live/***")
         task = asyncio.create_task(pusher.run())
         try:
@@ -163,7 +164,9 @@ async def test_retries_wait_1_s_doubling_to_60_s_with_jitter(rng: float, factor:
     async with Server(accept) as server:
         url = server.url()
     clock = _Sleeps(8)  # the server is gone: every connection is refused
-    pusher = Pusher(Feed("cam"), url, clock=clock, rng=lambda: rng)
+    feed = Feed("cam")
+    feed.publish(_video(1)[0])
+    pusher = Pusher(feed, url, clock=clock, rng=lambda: rng)
     with pytest.raises(asyncio.CancelledError):
         await pusher.run()
     assert clock.waits == pytest.approx([w * factor for w in (1, 2, 4, 8, 16, 32, 60, 60)])
@@ -274,3 +277,26 @@ async def test_rtmps_pushes_over_tls_and_checks_the_certificate(tmp_path: Path) 
             await asyncio.gather(*tasks, return_exceptions=True)
     assert "certificate" in (default.state.last_error or "").lower()
     assert KEY not in (default.state.last_error or "")
+
+
+async def test_no_connection_before_the_camera_has_a_picture() -> None:
+    """A platform drops a publisher that sends nothing: wait for the first keyframe."""
+    connections: list[int] = []
+
+    def count(conn: ServerConnection, event: PublishRequested) -> None:
+        connections.append(event.stream_id)
+        conn.accept_publish(event.stream_id)
+
+    async with Server(count) as server:
+        feed = Feed("cam")
+        pusher = Pusher(feed, server.url())
+        task = asyncio.create_task(pusher.run())
+        try:
+            await asyncio.sleep(0.3)
+            assert connections == [] and pusher.state.status == "connecting"
+            feed.publish(_video(1)[0])
+            await _until(lambda: pusher.state.status == "pushing" and server.media)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    assert len(connections) == 1
