@@ -9,6 +9,7 @@ the exception's type (never its text, which could hold the URL). The API reads
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 
 from nvr.clock import SYSTEM_CLOCK, Clock
@@ -19,6 +20,8 @@ from nvr.rtmp.push import Pusher, PushState
 from nvr.supervisor import Factory, OnError
 
 __all__ = ["Pushes", "StartTask"]
+
+log = logging.getLogger(__name__)
 
 StartTask = Callable[[str, Factory, OnError], None]  # Supervisor.start
 
@@ -32,21 +35,32 @@ class Pushes:
         self._start = start
         self.clock = clock
         self.pushers: dict[str, list[Pusher]] = {}
+        self._states: dict[str, list[PushState]] = {}  # per camera, in config order
 
     def start(self, cameras: Iterable[CameraConfig]) -> None:
-        """A task per push URL of every enabled camera whose feed exists."""
+        """A task per push URL of every enabled camera whose feed exists. A URL nvr
+        cannot push to (no stream key after the application) shows as ``error``."""
         for cam in cameras:
             feed = self.registry.get(cam.name)
             if not cam.enabled or not cam.push or feed is None:
                 continue
+            states = self._states.setdefault(cam.name, [])
             for n, url in enumerate(cam.push, 1):
-                pusher = Pusher(feed, url, label=redact_rtmp_url(url), clock=self.clock)
+                label = redact_rtmp_url(url)
+                try:
+                    pusher = Pusher(feed, url, label=label, clock=self.clock)
+                except ValueError as exc:
+                    log.error("camera %s: cannot push to %s: %s", cam.name, label, exc)
+                    states.append(PushState(url=label, status="error", last_error=str(exc),
+                                            since=self.clock.time()))
+                    continue
                 self.pushers.setdefault(cam.name, []).append(pusher)
+                states.append(pusher.state)
                 self._start(f"push {cam.name} {n}", pusher.run, _on_error(pusher))
 
     def states(self) -> dict[str, list[PushState]]:
         """Each camera's push states, in config order (cameras without push: absent)."""
-        return {name: [p.state for p in pushers] for name, pushers in self.pushers.items()}
+        return {name: list(states) for name, states in self._states.items()}
 
 
 def _on_error(pusher: Pusher) -> OnError:
