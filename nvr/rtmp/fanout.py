@@ -73,6 +73,10 @@ class Player:
         return now - self.drained_at > timeout
 
 
+def _aac(params: CodecParams | None) -> bool:
+    return params is not None and params.kind == "audio" and params.codec == "aac"
+
+
 def metadata(video: CodecParams | None, audio: CodecParams | None) -> bytes:
     """onMetaData for players: only the tracks that are sent (players wait for an
     announced track)."""
@@ -120,6 +124,8 @@ class Fanout:
 
     def _intro(self, player: Player, ts: int) -> None:
         conn, sid = player.conn, player.stream_id
+        if self._audio is None and _aac(self.feed.audio):
+            self._audio = self.feed.audio  # announce the audio the feed says is coming
         player.send(conn.encode_media(sid, "data", ts, metadata(self._video, self._audio)))
         if self._video is not None:
             player.send(conn.encode_media(sid, "video", ts, flv.video_sequence_header(
@@ -166,6 +172,8 @@ class Fanout:
                 return  # new parameters start at a keyframe
             self._video = au.params
             headers.append(("video", flv.video_sequence_header(au.params)))
+        elif not video and not _aac(au.params):
+            return  # FLV carries AAC only; the track is not announced either
         elif not video and au.params is not self._audio:
             self._audio = au.params
             headers.append(("audio", flv.audio_sequence_header(au.params)))
