@@ -22,6 +22,7 @@ from nvr.config import Config
 from nvr.eventhub import EventHub
 from nvr.feed import VIDEO_CLOCK, AccessUnit, Feed
 from nvr.registry import FeedRegistry
+from nvr.rtmp.client import ClientConnection, PublishStarted, Refused
 from nvr.rtmp.server import RtmpServer
 from nvr.rtmpapp import RtmpApp
 
@@ -198,3 +199,60 @@ async def test_silent_sockets_are_closed_after_the_handshake_timeout_and_past_th
     finally:
         await server.close()
     assert not server._tasks
+
+
+async def _publish(port: int, stream_key: str) -> tuple[asyncio.StreamReader,
+                                                         asyncio.StreamWriter, list[Any]]:
+    """A sans-I/O ClientConnection publishing ``stream_key``; returns after the answer."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    conn = ClientConnection("live", f"rtmp://127.0.0.1:{port}/live", stream_key)
+    writer.write(conn.data_to_send())
+    events: list[Any] = []
+    async with asyncio.timeout(5):
+        while not any(isinstance(e, PublishStarted | Refused) for e in events):
+            data = await reader.read(65536)
+            assert data, f"closed before an answer: {events}"
+            events += conn.receive_data(data)
+            writer.write(conn.data_to_send())
+    return reader, writer, events
+
+
+async def test_a_silent_publisher_is_dropped_after_the_idle_timeout():
+    registry, hub = FeedRegistry(), Hub()
+    app = _app(registry, hub, idle_timeout=0.3)
+    await app.start()
+    try:
+        reader, writer, events = await _publish(app.ports[0], f"quiet?key={KEY}")
+        assert any(isinstance(e, PublishStarted) for e in events)
+        assert "live/quiet" in registry
+        async with asyncio.timeout(5):
+            while await reader.read(65536):
+                pass  # the server closes the socket
+        writer.close()
+        await wait_until(lambda: "live/quiet" not in registry, 5, "the feed removed", 0.02)
+        _, writer, events = await _publish(app.ports[0], "x?key=not-the-key")
+        assert [e.code for e in events if isinstance(e, Refused)] == [
+            "NetStream.Publish.BadName"]
+        writer.close()
+    finally:
+        await app.server.close()
+    assert [t for _, t, _ in hub.events] == ["rtmp_publish_start", "rtmp_publish_stop"]
+
+
+def test_play_key_and_stream_names():
+    registry = FeedRegistry()
+    cam1 = registry.add(Feed("cam1"))
+    config = Config.model_validate({
+        "rtmp": {"enabled": True, "publish_key": KEY, "play_key": "play-key-1"},
+        "cameras": [{"name": "cam1", "url": "rtsp://127.0.0.1:1/x", "republish": True,
+                     "sub_url": "rtsp://127.0.0.1:1/s"},
+                    {"name": "hidden", "url": "rtsp://127.0.0.1:1/y"}]})
+    registry.add(Feed("hidden"))
+    sub = registry.add(Feed("cam1/sub"))
+    app = RtmpApp(config, registry)
+    assert app.play("live/cam1", {"key": "play-key-1"}, "p") is cam1
+    assert app.play("live/cam1_sub", {"key": "play-key-1"}, "p") is sub
+    assert isinstance(app.play("live/cam1", {}, "p"), str)
+    assert isinstance(app.play("live/cam1", {"key": "wrong-key-1"}, "p"), str)
+    assert isinstance(app.play("live/hidden", {"key": "play-key-1"}, "p"), str)  # no republish
+    assert isinstance(app.play("cam1", {"key": "play-key-1"}, "p"), str)
