@@ -146,12 +146,14 @@ class RtmpApp:
                              uptime_seconds=round(now - pub.started, 1), players=[])
         for name, fanout in self.server.fanouts.items():
             feed = fanout.feed
+            source = self.registry.source(feed.name)
             row = out.setdefault(name, dict(
                 name=name, source="camera", feed=feed.name, publisher=None,
                 video_codec=feed.video.codec if feed.video else None,
                 audio_codec=feed.audio.codec if feed.audio else None,
                 width=feed.video.width if feed.video else 0,
-                height=feed.video.height if feed.video else 0, fps=0.0,
+                height=feed.video.height if feed.video else 0,
+                fps=source.state.fps if source is not None else 0.0,
                 bitrate_kbps=round(fanout.bytes_in * 8 / max(now - fanout.started, 1e-3)
                                    / 1000, 1),
                 uptime_seconds=round(now - fanout.started, 1), players=[]))

@@ -8,10 +8,11 @@ publisher or a Feed for a player. Players of one Feed share a
 :class:`~nvr.rtmp.fanout.Fanout` (one task per played feed).
 
 Limits: the handshake and ``connect`` must be done within ``handshake_timeout``
-seconds; a publisher that sends nothing for ``idle_timeout`` seconds is
-dropped; a player whose socket does not drain for ``stall_timeout`` seconds is
-dropped; beyond ``max_connections`` new sockets are closed at once. Every task
-(connections, fanouts) is owned here and awaited by :meth:`RtmpServer.close`.
+seconds; a publisher (or a connection that neither publishes nor plays) that
+sends nothing for ``idle_timeout`` seconds is dropped; a player whose socket
+does not drain for ``stall_timeout`` seconds is dropped; beyond
+``max_connections`` new sockets are closed at once. Every task (connections,
+fanouts) is owned here and awaited by :meth:`RtmpServer.close`.
 """
 
 from __future__ import annotations
@@ -153,16 +154,19 @@ class _Connection:
                     if not await self._read():
                         return
             while not self.conn.closed:
-                timeout = self.server.idle_timeout if self.publications else (
-                    min(1.0, self.server.stall_timeout) if self.players else None)
+                # players are checked every second (they may rightly send nothing);
+                # a publisher, or a connection doing nothing, must send within idle_timeout
+                timeout = min(1.0, self.server.stall_timeout) if self.players else (
+                    self.server.idle_timeout)
                 try:
                     async with asyncio.timeout(timeout):
                         if not await self._read():
                             return
                 except TimeoutError:
-                    if self.publications:
-                        log.info("rtmp %s: publisher sent nothing for %.0f s: dropped",
-                                 self.peer, self.server.idle_timeout)
+                    if not self.players:
+                        log.info("rtmp %s: %s nothing for %.0f s: dropped", self.peer,
+                                 "publisher sent" if self.publications else "sent",
+                                 self.server.idle_timeout)
                         return
                 if any(p.stalled(self.server.stall_timeout) for _, p in
                        self.players.values()):

@@ -9,6 +9,7 @@ import asyncio
 import json
 import shutil
 import signal
+import subprocess
 import time
 from pathlib import Path
 from typing import Any, cast
@@ -54,12 +55,11 @@ def _app(registry: FeedRegistry, hub: Hub | None = None, **kw: Any) -> RtmpApp:
 
 
 def _streams(path: Path) -> list[str]:
-    import subprocess
     out = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-of", "json",
-                          "-show_entries", "stream=codec_name,width,nb_read_frames",
+                          "-show_entries", "stream=codec_name,codec_type,nb_read_frames",
                           str(path)], capture_output=True, text=True, check=True).stdout
-    return [s["codec_name"] for s in json.loads(out)["streams"]
-            if int(s.get("nb_read_frames", 0)) > 0]
+    return [s["codec_name"] for s in json.loads(out)["streams"]  # not |RtmpSampleAccess
+            if s["codec_type"] in ("video", "audio") and int(s.get("nb_read_frames", 0)) > 0]
 
 
 def _publisher(url: str, seconds: int) -> list[str]:
