@@ -76,11 +76,12 @@ class RtmpApp:
 
     async def run(self) -> None:
         """Serve until cancelled (the supervised task "rtmp")."""
-        await self.start()
         try:
+            await self.start()
             await asyncio.Event().wait()
-        finally:
+        finally:  # also when rtmps_listen failed after listen worked: free both
             await self.server.close()
+            self.ports.clear()
 
     # -- StreamApp -------------------------------------------------------------
     async def publish(self, name: str, query: dict[str, str],
