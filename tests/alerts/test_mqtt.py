@@ -65,6 +65,17 @@ class Broker:
 
     def start(self) -> None:
         assert MOSQUITTO is not None
+        for _ in range(3):
+            if self._start():
+                return
+            # the free port was taken by another test process before mosquitto bound it
+            _, rest = self.conf.read_text().split("\n", 1)
+            self.port = free_port()
+            self.conf.write_text(f"listener {self.port} 127.0.0.1\n{rest}")
+        raise RuntimeError(f"mosquitto did not start: {self.log.read_text()}")
+
+    def _start(self) -> bool:
+        """Whether mosquitto itself now listens on the port (not someone else)."""
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)],
                                          stdout=log, stderr=subprocess.STDOUT)
@@ -72,9 +83,12 @@ class Broker:
         while True:
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
+                time.sleep(0.2)  # a mosquitto that could not bind exits at once
+                return self.proc.poll() is None
             except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
+                if self.proc.poll() is not None:
+                    return False
+                if time.monotonic() > deadline:
                     raise RuntimeError(f"mosquitto did not start: {self.log.read_text()}") \
                         from None
                 time.sleep(0.02)

@@ -105,7 +105,8 @@ async def test_click_on_the_timeline_plays_the_recording_there(site, browse):
     assert abs(first["wall"] - target) < 3000  # where we clicked (one timeline pixel ~0.5 s)
     later = await until(page, lambda s: s["wall"] > first["wall"] + 3000, what="3 s played")
     # 2 s segments: three seconds of playback crossed at least one boundary, no stall
-    assert later["t"] > first["t"] + 2.5
+    # (less than 3 s of media when a gap the camera left under load was skipped)
+    assert later["t"] > first["t"] + 2.0
     await page.screenshot(path=SCREENSHOTS / "camera-playback-desktop.png")
     assert problems(console) == []
 

@@ -53,7 +53,9 @@ async def test_ffmpeg_publishes_and_ffmpeg_and_rtmpdump_play_back(tmp_path):
                                str(tmp_path / "ffmpeg.flv"))
         assert code == 0, out
         code, out = await _run("rtmpdump", "-q", "-r", url, "-o", str(tmp_path / "dump.flv"))
-        assert code == 0, out
+        # 2: "incomplete download" — rtmpdump's word for a live stream that ended; the
+        # frame count below says whether all of it arrived
+        assert code in (0, 2), out
     finally:
         await relay.stop()
     published = relay.sessions[0].events
