@@ -40,7 +40,7 @@ sys.path.insert(0, str(benchlib.ROOT))
 from nvr.rtmp import messages as msg  # noqa: E402
 from nvr.rtmp.chunks import ChunkReader, ChunkWriter  # noqa: E402
 from nvr.rtmp.handshake import ClientHandshake  # noqa: E402
-from tests.peers.nginx_rtmp import rtmp_module  # noqa: E402
+from tests.peers.nginx_rtmp import NginxRtmp, rtmp_module  # noqa: E402
 
 PUBLISH_KEY = "bench-publish-key"
 STREAM = "bench"
@@ -162,39 +162,21 @@ def start_nvr(base: Path, port: int) -> Child:
 
 
 def start_nginx(base: Path, port: int) -> Child:
-    """The config of tests/peers/nginx_rtmp.py, with room for 200+ connections."""
-    module = rtmp_module()
-    if module is None:
+    """The config tests/peers/nginx_rtmp.py writes, with room for 200+ connections, run as
+    a Child (so it is measured and cleaned up like nvr)."""
+    if rtmp_module() is None:
         raise BenchError("nginx's rtmp module is not installed (apt-get install libnginx-mod-rtmp)")
-    (base / "logs").mkdir(parents=True)
-    conf = base / "nginx.conf"
-    conf.write_text(f"""\
-load_module {module};
-daemon off;
-master_process off;
-worker_processes 1;
-pid {base}/nginx.pid;
-error_log {base}/logs/error.log warn;
-events {{ worker_connections 1024; }}
-rtmp {{
-    server {{
-        listen 127.0.0.1:{port};
-        chunk_size 4096;
-        application live {{
-            live on;
-            record off;
-            wait_key on;
-            wait_video on;
-        }}
-    }}
-}}
-""")
+    peer = NginxRtmp(base, port)
+    text = peer.conf.read_text()
+    if "worker_connections 64;" not in text:
+        raise BenchError("tests/peers/nginx_rtmp.py's config changed: no worker_connections 64")
+    peer.conf.write_text(text.replace("worker_connections 64;", "worker_connections 1024;"))
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    child = Child("nginx-rtmp", [nginx, "-p", str(base), "-c", str(conf),
+    child = Child("nginx-rtmp", [nginx, "-p", str(base), "-c", str(peer.conf),
                                  "-e", str(base / "logs" / "error.log")])
     if not wait_port(port, child, 10):
         child.check("start-up")
-        raise BenchError(f"nginx did not listen on {port}")
+        raise BenchError(f"nginx did not listen on {port}:\n{peer.log()}")
     return child
 
 
