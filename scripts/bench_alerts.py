@@ -29,6 +29,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from sqlalchemy import Engine  # noqa: E402
+from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
+
 from nvr.alerts.outbox import OutboxWorker  # noqa: E402
 from nvr.alerts.webhook import verify  # noqa: E402
 from nvr.config.webhooks import WebhookConfig  # noqa: E402
@@ -96,13 +99,18 @@ def _database(url: str | None, tmp: Path) -> str:
     return url
 
 
-async def drain(url: str, rows: int) -> None:
+async def _setup(url: str) -> tuple[Receiver, WebhookConfig, Engine, sessionmaker[Session]]:
+    """A started receiver, the webhook pointing at it, and the database."""
     receiver = Receiver()
     await receiver.start()
     hook = WebhookConfig(name="bench", url=f"http://127.0.0.1:{receiver.port}/",
                          secret=SECRET)
     engine = make_engine(url)
-    sessions = make_sessionmaker(engine)
+    return receiver, hook, engine, make_sessionmaker(engine)
+
+
+async def drain(url: str, rows: int) -> None:
+    receiver, hook, engine, sessions = await _setup(url)
     store = EventStore(sessions, [hook])
     began = time.monotonic()
     events = rows // 2
@@ -126,12 +134,7 @@ async def drain(url: str, rows: int) -> None:
 
 
 async def latency(url: str, count: int) -> None:
-    receiver = Receiver()
-    await receiver.start()
-    hook = WebhookConfig(name="bench", url=f"http://127.0.0.1:{receiver.port}/",
-                         secret=SECRET)
-    engine = make_engine(url)
-    sessions = make_sessionmaker(engine)
+    receiver, hook, engine, sessions = await _setup(url)
     worker = OutboxWorker(sessions, [hook])
     hub = EventHub(EventStore(sessions, [hook]), worker.notify)
     task = asyncio.create_task(worker.run())
