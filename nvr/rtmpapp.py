@@ -134,30 +134,8 @@ class RtmpApp:
 
     # -- stats -----------------------------------------------------------------
     def streams(self) -> list[dict[str, Any]]:
-        """Each stream being published or played: source, codecs, bitrate, uptime,
-        players (address, bytes sent), publisher address."""
-        now = time.time()
-        out: dict[str, dict[str, Any]] = {}
-        for name, pub in self.server.publications.items():
-            st = pub.state
-            out[name] = dict(name=name, source="publisher", feed=name, publisher=pub.peer,
-                             video_codec=st.codec, audio_codec=st.audio_codec,
-                             width=st.width, height=st.height, fps=st.fps,
-                             bitrate_kbps=st.bitrate_kbps,
-                             uptime_seconds=round(now - pub.started, 1), players=[])
-        for name, fanout in self.server.fanouts.items():
-            feed = fanout.feed
-            source = self.registry.source(feed.name)
-            row = out.setdefault(name, dict(
-                name=name, source="camera", feed=feed.name, publisher=None,
-                video_codec=feed.video.codec if feed.video else None,
-                audio_codec=feed.audio.codec if feed.audio else None,
-                width=feed.video.width if feed.video else 0,
-                height=feed.video.height if feed.video else 0,
-                fps=source.state.fps if source is not None else 0.0,
-                bitrate_kbps=round(fanout.bytes_in * 8 / max(now - fanout.started, 1e-3)
-                                   / 1000, 1),
-                uptime_seconds=round(now - fanout.started, 1), players=[]))
-            row["players"] = [dict(address=p.address, bytes_sent=p.bytes_sent,
-                                   dropped=p.dropped) for p in fanout.players]
-        return sorted(out.values(), key=lambda r: r["name"])
+        """Every stream a player may ask for, played or not (``nvr.rtmpstats``):
+        source, codecs, bitrate, uptime, publisher and players' addresses."""
+        from nvr.rtmpstats import streams
+
+        return streams(self)

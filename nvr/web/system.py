@@ -4,7 +4,8 @@ as a page and as JSON.
 Version and uptime, the process's CPU and memory (from ``/proc/self``, or
 ``resource`` where there is no /proc), every camera's state and counters, the
 disk under data_dir, the database's size and the config's problems; the page also
-lists the latest alert deliveries (``nvr.web.api.alerts``). Gathering
+lists the latest alert deliveries (``nvr.web.api.alerts``) and the RTMP server's
+streams with their play URLs (``nvr.web.rtmp_view``). Gathering
 touches the disk and the database: :func:`gather` runs in a thread.
 """
 
@@ -30,6 +31,8 @@ from nvr.web.api.deps import AdminDep, ServicesDep
 from nvr.web.api.recordings import iso
 from nvr.web.pages.recordings import duration_text
 from nvr.web.pages.render import render
+from nvr.web.rtmp_view import play_host
+from nvr.web.rtmp_view import summary as rtmp_summary
 from nvr.web.services import Services
 
 router = APIRouter()
@@ -238,4 +241,5 @@ async def system_page(request: Request, services: ServicesDep, user: AdminDep) -
     alerts = await latest_deliveries(services)
     return render(request, "system.html", user=user, csrf_token=user.csrf or "",
                   section="system", info=info, size=size_text, uptime=uptime_text,
-                  alerts=alerts, mqtt=services.mqtt() if services.mqtt else None)
+                  alerts=alerts, mqtt=services.mqtt() if services.mqtt else None,
+                  rtmp=rtmp_summary(services, play_host(request, services.config)))

@@ -95,7 +95,7 @@ async def test_publish_with_key_plays_back_and_refusals(tmp_path):
         play = asyncio.create_task(_run("ffmpeg", "-v", "error", "-i", f"{base}/x", "-t",
                                         "1.5", "-c", "copy", str(tmp_path / "x.flv")))
         await wait_until(lambda: any(s["players"] for s in app.streams()), 15, "a player", 0.05)
-        [row] = app.streams()
+        [row] = [s for s in app.streams() if s["source"] == "publisher"]  # + cam1, cam2
         assert row["name"] == "live/x" and row["source"] == "publisher"
         assert row["video_codec"] == "h264" and row["audio_codec"] == "aac"
         assert row["publisher"].startswith("127.0.0.1:")

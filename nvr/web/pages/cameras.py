@@ -1,5 +1,9 @@
 """The signed-in pages: the dashboard (``/``), a camera (``/cameras/{name}``) and
-the account page (``/account``)."""
+the account page (``/account``).
+
+The dashboard shows admins, below the camera tiles, the streams publishers push to
+the RTMP server that no camera records ("Pushed streams": play URL, no live tile).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from starlette.responses import Response
 
 from nvr.web.api.deps import ServicesDep, UserDep, camera_or_404
 from nvr.web.pages.render import render
+from nvr.web.rtmp_view import play_host, pushed_only, stream_rows
 
 router = APIRouter(include_in_schema=False)
 
@@ -30,7 +35,11 @@ def camera_summary(services: Any, name: str) -> dict[str, Any]:
 @router.get("/")
 def dashboard(request: Request, services: ServicesDep, user: UserDep) -> Response:
     cameras = [camera_summary(services, n) for n in user.visible(services.configured)]
-    return render(request, "dashboard.html", user=user, cameras=cameras,
+    pushed = (pushed_only(stream_rows(services, play_host(request, services.config)))
+              if user.is_admin else [])
+    config = services.config
+    return render(request, "dashboard.html", user=user, cameras=cameras, pushed=pushed,
+                  rtmp_port=config.rtmp.listen_address[1] if config is not None else 1935,
                   csrf_token=user.csrf or "", section="cameras")
 
 
