@@ -5,16 +5,25 @@
     .venv/bin/python scripts/bench_rtmp.py --players 10,50 --seconds 10
 
 A 1280x720 25 fps H.264 stream (~4 Mbit/s, ultrafast/zerolatency, GOP 50) is
-encoded once to an .flv and published with ``ffmpeg -re -stream_loop -1 -c copy``
-(so the encoder's CPU does not disturb the server). Each server in turn (``nvr run``
-with only ``[rtmp]`` and no camera; Debian's nginx with ``libnginx-mod-rtmp``, one
-worker, no master) gets the publisher, then 10, 50 and 200 light players: asyncio
-sockets in a thread of this process that do the RTMP handshake, connect,
-createStream and play with nvr's sans-I/O core, then only count bytes (and send an
-acknowledgement each window). Per player count: the server's CPU over ``--seconds``
-(psutil), the bytes each player got per second (starved: < 80% of the file's
-rate), and the server's RSS growth over its one-publisher baseline per player.
-Latency is not measured.
+encoded once to an .flv and published in a loop at its own pace by a child process
+(``scripts/rtmp_players.py``, like ``ffmpeg -re -stream_loop -1 -c copy``, so no
+encoder disturbs the server; it sends with chunk size 4096 as ffmpeg does). Each
+server in turn (``nvr run`` with only ``[rtmp]`` and no camera, so on uvloop as
+always; Debian's nginx with ``libnginx-mod-rtmp``, one worker, no master) gets the
+publisher, then 10, 50 and 200 players. Of those, 4 are latency probes in the
+publisher's process and the rest light counting players: asyncio sockets in a
+thread of this process that do the RTMP handshake, connect, createStream and play
+with nvr's sans-I/O core, then only count bytes (and send an acknowledgement each
+window). The probes join spread among the counting players (so they sit early,
+middle and late in the server's list of players) and are renewed for each count.
+
+Per player count: the server's CPU over ``--seconds`` (psutil), the bytes each
+counting player got per second (starved: < 80% of the file's rate), the server's
+RSS growth over its one-publisher baseline per player, and the publisher-to-player
+added latency of every video frame the probes received in the window: receive
+time minus the time the publisher wrote that frame to its socket, both
+``time.monotonic()`` of this machine, the frame recognised by the last 32 bytes
+of its tag body (see ``scripts/rtmp_players.py``); p50, p95 and max.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import queue
 import shutil
 import subprocess
 import sys
@@ -37,77 +47,16 @@ import benchlib  # noqa: E402
 from benchlib import BenchError, Child, free_port, print_table, wait_port  # noqa: E402
 
 sys.path.insert(0, str(benchlib.ROOT))
-from nvr.rtmp import messages as msg  # noqa: E402
-from nvr.rtmp.chunks import ChunkReader, ChunkWriter  # noqa: E402
-from nvr.rtmp.handshake import ClientHandshake  # noqa: E402
+from rtmp_players import Player, play  # noqa: E402
+
 from tests.peers.nginx_rtmp import NginxRtmp, rtmp_module  # noqa: E402
 
 PUBLISH_KEY = "bench-publish-key"
 STREAM = "bench"
-ACK_WINDOW = 2_500_000
+PROBES = 4  # of the players at each count, the ones that measure latency
 
 
 # ----------------------------------------------------------------------------- players
-
-
-@dataclass
-class Player:
-    received: int = 0
-    playing: bool = False
-    error: str = ""
-
-
-async def play(host: str, port: int, app: str, stream: str, player: Player) -> None:
-    """Handshake, connect, createStream, play; then count bytes until cancelled."""
-    reader, writer = await asyncio.open_connection(host, port)
-    try:
-        hs = ClientHandshake()
-        writer.write(hs.start())
-        while not hs.done:
-            data = await reader.read(65536)
-            if not data:
-                raise ConnectionError("closed during the handshake")
-            writer.write(hs.receive_data(data))
-        out, inp = ChunkWriter(), ChunkReader()
-        obj = {"app": app, "type": "nonprivate", "flashVer": "LNX 9,0,124,2",
-               "tcUrl": f"rtmp://{host}:{port}/{app}"}
-        writer.write(out.write(msg.command(0, "connect", 1.0, obj), 3)
-                     + out.write(msg.window_ack_size(ACK_WINDOW), 2))
-        pending, sid = hs.leftover, 0
-        while not player.playing:
-            for m in inp.feed(pending):
-                if m.type_id not in (msg.COMMAND_AMF0, msg.COMMAND_AMF3):
-                    continue
-                cmd = msg.parse_command(m)
-                info = next((a for a in cmd.args if isinstance(a, dict)), {})
-                if cmd.name == "_result" and cmd.transaction_id == 1.0:
-                    writer.write(out.write(msg.command(0, "createStream", 2.0, None), 3))
-                elif cmd.name == "_result" and cmd.transaction_id == 2.0:
-                    sid = int(cmd.args[0])
-                    writer.write(out.write(msg.command(sid, "play", 3.0, None, stream, -2.0), 8)
-                                 + out.write(msg.user_control(msg.SET_BUFFER_LENGTH, sid,
-                                                              1000), 2))
-                elif cmd.name == "_error" or info.get("level") == "error":
-                    raise ConnectionError(f"refused: {cmd.name} {info.get('code', '')}")
-                elif info.get("code") == "NetStream.Play.Start":
-                    player.playing = True
-            pending = await reader.read(65536)
-            if not pending:
-                raise ConnectionError("closed before NetStream.Play.Start")
-            player.received += len(pending)
-        acked = 0
-        while data := await reader.read(262144):
-            player.received += len(data)
-            if player.received - acked >= ACK_WINDOW // 2:
-                acked = player.received
-                writer.write(out.write(msg.acknowledgement(acked & 0xFFFFFFFF), 2))
-        player.error = "closed by the server"
-    except (OSError, ValueError, ConnectionError) as e:
-        player.error = str(e) or type(e).__name__
-    except Exception as e:  # a protocol error from the sans-I/O core
-        player.error = f"{type(e).__name__}: {e}"
-    finally:
-        writer.close()
 
 
 class Players:
@@ -134,12 +83,85 @@ class Players:
     def counts(self) -> list[int]:
         return [p.received for p in self.players]
 
+    def wait_playing(self, timeout: float) -> None:
+        """Until every player got NetStream.Play.Start (or failed)."""
+        deadline = time.monotonic() + timeout
+        while any(not p.playing and not p.error for p in self.players):
+            if time.monotonic() > deadline:
+                raise BenchError(f"players not playing after {timeout:.0f} s")
+            time.sleep(0.05)
+
     def close(self) -> None:
         for t in self.tasks:
             t.cancel()
         time.sleep(0.5)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
+
+
+class Probe:
+    """The child process that publishes and measures latency (scripts/rtmp_players.py):
+    ``lat`` lines are kept with their receive time, so a window's samples can be taken."""
+
+    def __init__(self, name: str, port: int, app: str, stream: str, key: str,
+                 flv: Path) -> None:
+        script = Path(__file__).resolve().parent / "rtmp_players.py"
+        self.child = Child(f"publisher+probes -> {name}",
+                           [sys.executable, str(script), "127.0.0.1", str(port), app, stream,
+                            key, str(flv)], stdin=True)
+        self.samples: list[tuple[float, float]] = []  # (received at, latency s)
+        self.misses = 0
+        self.errors: list[str] = []
+        self.probes = 0
+        self.wait("published", 15)
+
+    def _line(self, timeout: float) -> str | None:
+        try:
+            line = self.child.lines.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if line is None:
+            self.child.check("probe")
+            raise BenchError("the probe's output ended")
+        kind, _, rest = line.partition(" ")
+        if kind == "lat":
+            _, at, lat = rest.split()
+            self.samples.append((float(at), float(lat)))
+        elif kind == "miss":
+            self.misses += 1
+        elif kind == "error":
+            self.errors.append(rest)
+        return line
+
+    def wait(self, prefix: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            line = self._line(min(left, 0.5))
+            if line is not None and line.startswith(prefix):
+                return line
+            self.child.check("probe")
+        raise BenchError(f"probe: no '{prefix}' after {timeout:.0f} s:\n{self.child.tail()}")
+
+    def drain(self) -> None:
+        while self._line(0) is not None:
+            pass
+
+    def add(self) -> None:
+        self.child.send("probe")
+        self.wait(f"playing {self.probes}", 30)
+        self.probes += 1
+
+    def clear(self) -> None:
+        self.child.send("clear")
+        self.wait("cleared", 10)
+        self.drain()
+        self.samples.clear()
+        self.errors.clear()
+        self.misses = 0
+
+    def latencies(self, t0: float, t1: float) -> list[float]:
+        self.drain()
+        return sorted(lat for at, lat in self.samples if t0 <= at <= t1)
 
 
 # ----------------------------------------------------------------------------- servers
@@ -198,55 +220,85 @@ class Row:
     server: str
     players: int
     cpu: float = 0.0          # % of one core
-    rate_min: float = 0.0     # bytes/s of the slowest player
+    rate_min: float = 0.0     # bytes/s of the slowest counting player
     rate_mean: float = 0.0
     starved: int = 0
     failed: int = 0
     rss_per_player: float = 0.0
+    latency: tuple[float, float, float] | None = None  # p50, p95, max in s
+    samples: int = 0
+    misses: int = 0
     note: str = ""
 
 
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile of sorted ``values``."""
+    return values[min(len(values) - 1, max(0, round(q * len(values)) - 1))]
+
+
+def split(total: int, parts: int) -> list[int]:
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
 def run_server(name: str, server: Child, port: int, app: str, play_name: str,
-               publish_url: str, flv: Path, rate: float, counts: list[int], seconds: float,
+               publish_key: str, flv: Path, rate: float, counts: list[int], seconds: float,
                warmup: float) -> list[Row]:
-    publisher = Child(f"ffmpeg -> {name}", ["ffmpeg", "-v", "error", "-re", "-stream_loop", "-1",
-                                            "-i", str(flv), "-c", "copy", "-f", "flv",
-                                            publish_url])
+    """Each player count in turn: the counting players, with the probes spread among
+    them (so in both servers' player lists they sit early, middle and late), a warm-up,
+    then the window in which CPU, bytes and latency are taken."""
+    probe = Probe(name, port, app, play_name, publish_key, flv)
     players = Players()
     rows: list[Row] = []
     try:
         time.sleep(3)
-        publisher.check("publishing")
         base_rss = benchlib.tree_rss([server.ps])
         for n in counts:
             row = Row(name, n)
             rows.append(row)
-            players.add(n - len(players.players), port, app, play_name)
+            probe.clear()
+            probes = min(PROBES, n)
+            for chunk in split(max(0, n - probes - len(players.players)), probes):
+                players.add(chunk, port, app, play_name)
+                players.wait_playing(30)
+                probe.add()
             try:
                 time.sleep(warmup)
                 before = players.counts()
-                w = benchlib.measure([server], None, 0, seconds, f"{name}, {n} players")
+                t0 = time.monotonic()
+                w = benchlib.measure([server], probe.child, 0, seconds, f"{name}, {n} players")
+                t1 = time.monotonic()
                 after = players.counts()
             except BenchError as e:
                 row.note = str(e).splitlines()[0]
                 print(f"  {row.note}", flush=True)
                 break
-            publisher.check("publishing")
+            lat = probe.latencies(t0, t1)
             got = [(a - b) / w.seconds for a, b in zip(after, before, strict=True)]
             row.cpu = 100 * w.cpu / w.seconds
-            row.rate_min, row.rate_mean = min(got), sum(got) / len(got)
+            if got:
+                row.rate_min, row.rate_mean = min(got), sum(got) / len(got)
             row.starved = sum(1 for g in got if g < 0.8 * rate)
-            row.failed = sum(1 for p in players.players if p.error)
+            row.failed = sum(1 for p in players.players if p.error) + len(probe.errors)
             row.rss_per_player = (w.rss_mean - base_rss) / n
-            errors = {p.error for p in players.players if p.error}
+            row.samples, row.misses = len(lat), probe.misses
+            if lat:
+                row.latency = (percentile(lat, 0.5), percentile(lat, 0.95), lat[-1])
+            errors = {p.error for p in players.players if p.error} | set(probe.errors)
             if errors:
                 row.note = "; ".join(sorted(errors))[:120]
             print(f"    cpu {row.cpu:.1f}%  slowest {row.rate_min * 8 / 1e6:.2f} Mbit/s  "
-                  f"starved {row.starved}  failed {row.failed}", flush=True)
+                  f"starved {row.starved}  failed {row.failed}  latency {_lat(row)}",
+                  flush=True)
     finally:
         players.close()
-        publisher.stop()
+        probe.child.stop()
     return rows
+
+
+def _lat(row: Row) -> str:
+    if row.latency is None:
+        return "-"
+    return "/".join(f"{x * 1000:.1f}" for x in row.latency) + " ms"
 
 
 def main() -> int:
@@ -269,10 +321,10 @@ def main() -> int:
                 port = free_port()
                 if name == "nvr":
                     server = start_nvr(base / "nvr", port)
-                    publish = f"rtmp://127.0.0.1:{port}/live/{STREAM}?key={PUBLISH_KEY}"
+                    publish = f"{STREAM}?key={PUBLISH_KEY}"
                 else:
                     server = start_nginx(base / "nginx", port)
-                    publish = f"rtmp://127.0.0.1:{port}/live/{STREAM}"
+                    publish = STREAM
                 print(f"{name}:", flush=True)
                 try:
                     rows += run_server(name, server, port, "live", STREAM, publish, flv, rate,
@@ -286,12 +338,15 @@ def main() -> int:
     nginx_cpu = {r.players: r.cpu for r in rows if r.server == "nginx-rtmp"}
     print_table(
         ["server", "players", "CPU % core", "CPU/player", "vs nginx", "slowest Mbit/s",
-         "mean Mbit/s", "starved", "failed", "RSS/player"],
+         "mean Mbit/s", "starved", "failed", "RSS/player", "latency p50/p95/max",
+         "frames"],
         [[r.server, r.players, f"{r.cpu:.1f}", f"{r.cpu / r.players:.3f}",
           benchlib.ratio(r.cpu, nginx_cpu.get(r.players)) if r.server == "nvr" else "",
           f"{r.rate_min * 8 / 1e6:.2f}", f"{r.rate_mean * 8 / 1e6:.2f}", r.starved, r.failed,
-          f"{r.rss_per_player / 1024:.0f} KiB"] for r in rows])
+          f"{r.rss_per_player / 1024:.0f} KiB", _lat(r), r.samples] for r in rows])
     for r in rows:
+        if r.misses:
+            print(f"  {r.server} {r.players}: {r.misses} frames not matched to a send time")
         if r.note:
             print(f"  {r.server} {r.players}: {r.note}")
     return 0

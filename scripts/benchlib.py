@@ -42,13 +42,15 @@ _children: list[Child] = []
 class Child:
     """A child process in its own session, with stdout lines queued and a stderr tail."""
 
-    def __init__(self, name: str, cmd: list[str], env: dict[str, str] | None = None) -> None:
+    def __init__(self, name: str, cmd: list[str], env: dict[str, str] | None = None,
+                 stdin: bool = False) -> None:
         self.name = name
         self.cmd = cmd
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.stderr_tail: deque[str] = deque(maxlen=40)
         self.proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            cmd, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             env=env, start_new_session=True, text=True, errors="replace",
         )
         _children.append(self)
@@ -69,6 +71,12 @@ class Child:
 
     def alive(self) -> bool:
         return self.proc.poll() is None
+
+    def send(self, line: str) -> None:
+        """One line to the child's stdin (a Child made with ``stdin=True``)."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
 
     def tail(self) -> str:
         return "\n".join(f"    {line}" for line in self.stderr_tail) or "    (no stderr)"
