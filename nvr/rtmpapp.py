@@ -7,7 +7,12 @@ package asks. Stream names (the ``live`` application only):
   → ``<camera>/sub``, for cameras with ``republish = true``;
 * publish ``live/<name>?key=<publish_key>`` → a new feed ``live/<name>`` in the
   registry (removed and closed when the publisher leaves), played back as
-  ``live/<name>``; events ``rtmp_publish_start``/``rtmp_publish_stop``.
+  ``live/<name>``; events ``rtmp_publish_start``/``rtmp_publish_stop``;
+* unless a camera records that stream (``url = "rtmp://HOST:PORT/live/<name>"``):
+  then the publisher feeds the camera's own feed (its
+  :class:`~nvr.rtmpcamera.PublishedCamera` source), which stays open between
+  publishers, ``live/<name>`` plays that feed, and the events carry the camera's
+  name.
 
 Refused: a wrong or missing key (logged without the key), a second publisher
 to a live name, a name a republished camera uses; with ``play_key`` set a
@@ -19,23 +24,22 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import re
 import ssl
 import time
 from typing import Any
 
 from nvr.config import Config
+from nvr.config.rtmp import APP, STREAM_RE
 from nvr.eventhub import EventHub
 from nvr.feed import Feed
 from nvr.registry import FeedRegistry
 from nvr.rtmp.publish import Publication
 from nvr.rtmp.server import RtmpServer
+from nvr.rtmpcamera import PublishedCamera
 
 __all__ = ["RtmpApp"]
 
 log = logging.getLogger("nvr.rtmp")
-APP = "live"
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 def _key_ok(given: str | None, wanted: str) -> bool:
@@ -53,7 +57,10 @@ class RtmpApp:
         self.server = RtmpServer(self, max_connections=config.rtmp.max_connections,
                                  stall_timeout=stall_timeout, idle_timeout=idle_timeout)
         self.republished: dict[str, str] = {}  # stream name → feed name
+        self.recorded: dict[str, str] = {}  # published stream name → a camera's feed name
         for cam in config.cameras:
+            if cam.enabled:
+                self.recorded |= cam.published_streams
             if cam.enabled and cam.republish:
                 self.republished[f"{APP}/{cam.name}"] = cam.name
                 if cam.sub_url:
@@ -91,9 +98,19 @@ class RtmpApp:
         if key is None or not _key_ok(query.get("key"), key):
             log.warning("rtmp %s: publish to %s refused: wrong or missing key", peer, name)
             return "Wrong or missing key."
-        if app != APP or not _NAME_RE.match(stream):
+        if app != APP or not STREAM_RE.match(stream):
             log.warning("rtmp %s: publish to %r refused: not %s/<name>", peer, name[:80], APP)
             return f"Publish to {APP}/<name> (1-64 letters, digits, '.', '_', '-')."
+        camera = self._camera(name)
+        if camera is not None:
+            if camera.busy:
+                log.warning("rtmp %s: publish to %s refused: camera %s has a publisher",
+                            peer, name, camera.name)
+                return "The name is in use."
+            pub = camera.attach(peer)
+            log.info("rtmp %s: publishing %s (recorded by camera %s)", peer, name, camera.name)
+            await self._event("rtmp_publish_start", pub)
+            return pub
         if name in self.republished or name in self.registry:
             log.warning("rtmp %s: publish to %s refused: the name is in use", peer, name)
             return "The name is in use."
@@ -109,7 +126,7 @@ class RtmpApp:
         if key is not None and not _key_ok(query.get("key"), key):
             log.warning("rtmp %s: play %s refused: wrong or missing key", peer, name)
             return "Wrong or missing key."
-        feed_name = self.republished.get(name)
+        feed_name = self.recorded.get(name) or self.republished.get(name)
         if feed_name is None and name in self.server.publications:
             feed_name = name
         feed = self.registry.get(feed_name) if feed_name is not None else None
@@ -117,8 +134,16 @@ class RtmpApp:
             return "No such stream."
         return feed
 
+    def _camera(self, name: str) -> PublishedCamera | None:
+        """The camera that records the published stream ``name``, if one does."""
+        feed_name = self.recorded.get(name)
+        source = self.registry.source(feed_name) if feed_name is not None else None
+        return source if isinstance(source, PublishedCamera) else None
+
     async def unpublished(self, publication: Publication) -> None:
-        if self.registry.source(publication.name) is publication:
+        if (camera := self._camera(publication.name)) is not None:
+            camera.detach(publication)
+        elif self.registry.source(publication.name) is publication:
             self.registry.remove(publication.name)
         log.info("rtmp %s: %s unpublished", publication.peer, publication.name)
         await self._event("rtmp_publish_stop", publication)
@@ -127,7 +152,8 @@ class RtmpApp:
         if self.hub is None:
             return
         try:
-            await self.hub.instant(pub.name, type_, int(time.time() * 1e6),
+            await self.hub.instant(pub.feed.name.removesuffix("/sub"), type_,
+                                   int(time.time() * 1e6),
                                    details={"stream": pub.name, "peer": pub.peer})
         except Exception:  # noqa: BLE001 - the stream goes on without its event
             log.exception("rtmp: cannot store the %s event of %s", type_, pub.name)

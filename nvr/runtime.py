@@ -2,7 +2,9 @@
 
 Start-up: data dir → database (Alembic upgrade) → reconcile files and rows →
 simulator (when ``[sim] cameras`` > 0) → sources: one Feed and camera client
-per camera (plus ``<camera>/sub``, pulled on demand, when ``sub_url`` is set),
+per camera (plus ``<camera>/sub``, pulled on demand, when ``sub_url`` is set; a
+camera with an ``rtmp://`` URL gets a :class:`~nvr.rtmpcamera.PublishedCamera`
+instead, which the RTMP server's publisher fills),
 registered in the :class:`~nvr.registry.FeedRegistry` → consumers attach per
 feed through the registry (the recorder, for cameras that record) → retention
 loop → HTTP server. Every task is owned by the :class:`~nvr.supervisor.Supervisor`:
@@ -37,6 +39,7 @@ from nvr.auth.passwords import InvalidInput
 from nvr.auth.sessions import SessionStore
 from nvr.clock import SYSTEM_CLOCK, Clock
 from nvr.config import Config
+from nvr.config.rtmp import published_stream
 from nvr.db.session import make_engine, make_sessionmaker, upgrade
 from nvr.eventhub import EventHub
 from nvr.events.motion_index import MotionIndex
@@ -54,6 +57,7 @@ from nvr.recording.recorder import Recorder
 from nvr.recording.retention import Retention, policy_from_config
 from nvr.registry import FeedRegistry
 from nvr.rtmpapp import RtmpApp
+from nvr.rtmpcamera import PublishedCamera
 from nvr.rtmppush import Pushes
 from nvr.rtsp.camera import CameraClient
 from nvr.source import Source
@@ -160,8 +164,8 @@ class Nvr:
             sup.start("retention", self._retention_loop)
             sup.start("auth housekeeping", self._auth_housekeeping)
             http = asyncio.create_task(self._serve_http(http_socket), name="http")
-            log.info("nvr running: %d cameras, data in %s, http on %s", len(self.cameras),
-                     self.data_dir, cfg.server.http)
+            log.info("nvr running: %d cameras, data in %s, http on %s",
+                     sum(c.enabled for c in cfg.cameras), self.data_dir, cfg.server.http)
             waiter = asyncio.create_task(stop.wait())
             await asyncio.wait([waiter, http], return_when=asyncio.FIRST_COMPLETED)
             if http.done() and not stop.is_set():
@@ -190,6 +194,12 @@ class Nvr:
     def _add_camera(self, name: str, url: str, transport: str, audio: bool,
                     on_demand: bool = False) -> None:
         feed = Feed(name)
+        stream = published_stream(url)
+        if stream is not None:  # filled by the RTMP server's publisher of that stream
+            published = PublishedCamera(name, stream, feed)
+            self.registry.add(feed, published)
+            self.supervisor.start(f"camera {name}", published.run)
+            return
         client = CameraClient(name, url, feed, transport=transport, audio=audio,
                               clock=self.clock)
         self.cameras[name] = client

@@ -50,7 +50,11 @@ class Source(Protocol):
 
     name: str
     feed: Feed
-    state: SourceState
+
+    @property
+    def state(self) -> SourceState:
+        """How the source is doing now (read by the API, health and the UI)."""
+        ...
 
     async def run(self) -> None:
         """Produce until cancelled; expected failures are retried inside, and only a bug

@@ -1,6 +1,8 @@
 """``[[cameras]]``: one table per IP camera, each with a unique name.
 
-URLs are checked by :func:`nvr.config.types.check_rtsp_url`; their passwords never
+URLs are checked by :func:`nvr.config.types.check_rtsp_url`, or, for a camera that
+records a stream published to the built-in RTMP server (``rtmp://HOST:PORT/live/<name>``),
+by :func:`nvr.config.rtmp.check_published_url`; their passwords never
 appear in ``repr()``, ``str()`` or error messages, nor do the stream keys of the
 ``push`` URLs (:func:`nvr.config.rtmp.redact_rtmp_url`). :func:`duplicate_names` serves
 both the model check and the loader, which reports duplicates even when other
@@ -16,10 +18,17 @@ from pydantic import BaseModel, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from nvr.config.motion import MotionConfig
-from nvr.config.rtmp import MAX_PUSH, PushUrl, check_push_urls, redact_rtmp_url
+from nvr.config.rtmp import (
+    MAX_PUSH,
+    PushUrl,
+    check_published_url,
+    check_push_urls,
+    published_stream,
+    redact_rtmp_url,
+)
 from nvr.config.types import STRICT, Size, check_rtsp_url, redact_url
 
-__all__ = ["CameraConfig", "CameraName", "duplicate_names"]
+__all__ = ["CameraConfig", "CameraName", "duplicate_names", "published_stream_errors"]
 
 CameraName = Annotated[
     str,
@@ -39,7 +48,9 @@ class CameraConfig(BaseModel):
     url: str = Field(
         max_length=2000,
         description="rtsp:// or rtsps:// URL of the main stream; credentials may be given "
-        "percent-encoded, e.g. rtsp://admin:p%40ss@10.0.0.5:554/stream1.",
+        "percent-encoded, e.g. rtsp://admin:p%40ss@10.0.0.5:554/stream1. Or "
+        "rtmp://HOST:PORT/live/<name>: record what an encoder publishes to the built-in RTMP "
+        "server ([rtmp]) at live/<name>, taken in-process (no network hop, no key here).",
     )
     sub_url: str | None = Field(
         default=None,
@@ -93,7 +104,22 @@ class CameraConfig(BaseModel):
     @field_validator("url", "sub_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
-        return None if value is None else check_rtsp_url(value)
+        if value is None:
+            return None
+        if value.lower().startswith(("rtmp://", "rtmps://")):
+            return check_published_url(value)
+        return check_rtsp_url(value)
+
+    @property
+    def published_streams(self) -> dict[str, str]:
+        """``{"live/<name>": feed}`` for the URLs naming streams published to this nvr:
+        the feed is the camera's (``<camera>``, or ``<camera>/sub`` for ``sub_url``)."""
+        out = {}
+        for url, feed in ((self.url, self.name), (self.sub_url, f"{self.name}/sub")):
+            stream = published_stream(url) if url is not None else None
+            if stream is not None:
+                out[stream] = feed
+        return out
 
     @field_validator("push")
     @classmethod
@@ -122,3 +148,30 @@ def duplicate_names(names: list[Any]) -> Iterator[tuple[int, str, PydanticCustom
                 PydanticCustomError("duplicate_name", 'duplicate name "{name}"', {"name": name}),
             )
         seen.add(name)
+
+
+def published_stream_errors(cameras: list[CameraConfig], rtmp_enabled: bool,
+                            ) -> Iterator[tuple[int, str, PydanticCustomError]]:
+    """``(index, key, error)`` for rtmp:// camera URLs that cannot work: the server is off,
+    two cameras take the same stream, or the stream is another camera's republished one."""
+    republished = {f"live/{c.name}": c.name for c in cameras if c.republish}
+    republished |= {f"live/{c.name}_sub": c.name for c in cameras if c.republish and c.sub_url}
+    taken: dict[str, str] = {}
+    for index, cam in enumerate(cameras):
+        for key, url in (("url", cam.url), ("sub_url", cam.sub_url)):
+            stream = published_stream(url) if url is not None else None
+            if stream is None:
+                continue
+            if not rtmp_enabled:
+                yield index, key, PydanticCustomError(
+                    "rtmp_disabled", "{stream} is a stream published to this nvr's RTMP "
+                    "server, but [rtmp] enabled is false", {"stream": stream})
+            elif stream in taken:
+                yield index, key, PydanticCustomError(
+                    "rtmp_stream_taken", "{stream} is recorded by camera {other} already",
+                    {"stream": stream, "other": taken[stream]})
+            elif republished.get(stream, cam.name) != cam.name:
+                yield index, key, PydanticCustomError(
+                    "rtmp_stream_taken", "{stream} is where camera {other} is republished",
+                    {"stream": stream, "other": republished[stream]})
+            taken.setdefault(stream, cam.name)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails
 
 from nvr.config.auth import AuthConfig
-from nvr.config.cameras import CameraConfig, duplicate_names
+from nvr.config.cameras import CameraConfig, duplicate_names, published_stream_errors
 from nvr.config.mqtt import MqttConfig
 from nvr.config.notify import NotifyConfig
 from nvr.config.recording import RecordingConfig
@@ -50,7 +50,7 @@ class Config(BaseModel):
                              description="[mqtt]: events and camera state to a broker; off "
                                          "without url.")
     rtmp: RtmpConfig = Field(default_factory=RtmpConfig,
-                             description="[rtmp]: the built-in RTMP server (not built yet).")
+                             description="[rtmp]: the built-in RTMP server.")
     notify: list[NotifyConfig] = Field(
         default_factory=list, max_length=100,
         description="[[notify]]: phone and chat notifications of events through Apprise.")
@@ -71,6 +71,9 @@ class Config(BaseModel):
             for index, name, err in duplicate_names(
                 [w.target for w in self.webhooks] + [n.target for n in self.notify])
             if index >= len(self.webhooks)
+        ] + [
+            InitErrorDetails(type=err, loc=("cameras", index, key), input=None)
+            for index, key, err in published_stream_errors(self.cameras, self.rtmp.enabled)
         ]
         if errors:
             raise ValidationError.from_exception_data("Config", errors)

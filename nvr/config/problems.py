@@ -75,6 +75,10 @@ def config_problems(config: Config) -> list[str]:
     if rtmp.enabled and rtmp.publish_key is None:
         out.append("rtmp: no publish_key: every publisher is refused (only republished "
                    "cameras are served)")
+        for cam in config.cameras:
+            for stream in cam.published_streams if cam.enabled else ():
+                out.append(f"rtmp: camera {cam.name} records {stream}, but without "
+                           "publish_key no encoder may publish it")
     if config.sim.cameras:
         out.append(f"sim: {config.sim.cameras} simulated camera"
                    f"{'s' if config.sim.cameras != 1 else ''} running (for testing)")

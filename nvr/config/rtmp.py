@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from pydantic import (
     AfterValidator,
@@ -33,9 +33,12 @@ from pydantic_core import PydanticCustomError
 
 from nvr.config.types import STRICT, existing_file, problems_error, split_host_port
 
-__all__ = ["MAX_PUSH", "PushUrl", "RtmpConfig", "check_push_urls", "redact_rtmp_url"]
+__all__ = ["MAX_PUSH", "PushUrl", "RtmpConfig", "check_push_urls", "check_published_url",
+           "published_stream", "redact_rtmp_url"]
 
 MAX_PUSH = 8
+APP = "live"  # the one application of the built-in server
+STREAM_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # a publisher's stream name
 _KEY_RE = re.compile(r"^[A-Za-z0-9._~-]{8,256}$")
 _KEY_RULE = "8-256 letters, digits, '.', '_', '~' or '-' (it goes in a URL)"
 
@@ -146,13 +149,18 @@ def redact_rtmp_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, path, "", ""))
 
 
-def _check_push_url(url: str) -> str:
+def _split(url: str) -> tuple[SplitResult, int | None]:
+    """``url``'s parts and port, or a validation error showing it redacted."""
     try:
         parts = urlsplit(url)
-        port = parts.port
+        return parts, parts.port
     except ValueError:
         raise PydanticCustomError("url", 'not a valid URL: "{url}"',
                                   {"url": redact_rtmp_url(url)}) from None
+
+
+def _check_push_url(url: str) -> str:
+    parts, port = _split(url)
     if parts.scheme.lower() not in ("rtmp", "rtmps"):
         raise PydanticCustomError("url_scheme", 'scheme must be rtmp or rtmps: "{url}"',
                                   {"url": redact_rtmp_url(url)})
@@ -184,3 +192,38 @@ def check_push_urls(urls: list[str]) -> list[str]:
                                       {"url": redact_rtmp_url(url)})
         seen.add(url)
     return urls
+
+
+# --- [[cameras]] url = "rtmp://..." --------------------------------------------------
+
+
+def published_stream(url: str) -> str | None:
+    """``live/<name>`` when ``url`` is an rtmp:// or rtmps:// URL (a camera recording a
+    stream published to this nvr), else None. Assumes :func:`check_published_url`."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("rtmp", "rtmps"):
+        return None
+    return parts.path.strip("/")
+
+
+def check_published_url(url: str) -> str:
+    """``url`` if it names a stream of the built-in server: ``rtmp://HOST[:PORT]/live/<name>``.
+
+    The host and port are not checked (the server is this process; the URL is what a
+    person would play). A ``?key=`` is not needed and is refused, so no key sits in a
+    camera URL."""
+    parts, port = _split(url)
+    if not parts.hostname or port == 0:
+        raise PydanticCustomError("url_host", 'must have a host and a valid port: "{url}"',
+                                  {"url": redact_rtmp_url(url)})
+    if parts.query or parts.username or parts.password:
+        raise PydanticCustomError(
+            "url_key", "an rtmp:// camera URL names a stream of this nvr and takes no key or "
+                       'password: "{url}"', {"url": redact_rtmp_url(url)})
+    app, _, name = parts.path.strip("/").partition("/")
+    if app != APP or not STREAM_RE.match(name):
+        raise PydanticCustomError(
+            "url_path", "an rtmp:// camera URL names a stream published to this nvr: "
+                        "rtmp://HOST:PORT/live/<name> (1-64 letters, digits, '.', '_', '-')",
+            {})
+    return url

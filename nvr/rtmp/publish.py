@@ -8,7 +8,10 @@ date (online while frames flow, codec, size, fps and bitrate over the last few
 seconds), so a published stream lists like a camera.
 
 Nothing here owns a socket or a task; the server calls :meth:`Publication.media`
-for every tag and :meth:`Publication.close` when the publisher leaves.
+for every tag and :meth:`Publication.close` when the publisher leaves. A publication
+into a feed it does not own (``owns_feed=False``: a camera recording the stream, whose
+feed outlives each publisher) leaves the feed open at the end; the next publisher
+begins a new session on it.
 """
 
 from __future__ import annotations
@@ -30,9 +33,11 @@ RATE_WINDOW = 5.0  # seconds of frames the fps and bitrate are taken over
 class Publication:
     """One publisher's stream: tags in, access units out on ``feed`` (see module doc)."""
 
-    def __init__(self, name: str, feed: Feed, peer: str, now: float | None = None) -> None:
+    def __init__(self, name: str, feed: Feed, peer: str, now: float | None = None,
+                 *, owns_feed: bool = True) -> None:
         self.name = name
         self.feed = feed
+        self.owns_feed = owns_feed
         self.peer = peer  # the publisher's address, for stats (never its key)
         self.started = time.time() if now is None else now
         self.state = SourceState(status="connecting")
@@ -78,9 +83,10 @@ class Publication:
             state.status = "online"
 
     def close(self) -> None:
-        """The publisher left: the stream is offline and its feed ends."""
+        """The publisher left: the stream is offline and its feed ends (if it owns it)."""
         self.state.fail("offline", "the publisher disconnected")
-        self.feed.close()
+        if self.owns_feed:
+            self.feed.close()
         self._closed.set()
 
     async def run(self) -> None:

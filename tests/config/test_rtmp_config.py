@@ -1,5 +1,6 @@
 """Tests for nvr.config.rtmp: the [rtmp] section, the cameras' republish and push keys,
-keys that never show, and the config problem saying the server is not built yet."""
+cameras recording a published stream (rtmp:// url), keys that never show, and the
+config problems."""
 
 from __future__ import annotations
 
@@ -131,3 +132,47 @@ def test_config_problems_for_rtmp(tmp_path: Path) -> None:
         "served)"]
     push = load_config(write(tmp_path, CAM + 'push = ["rtmp://h/live/k"]\n'), env={})
     assert not any(p.startswith("rtmp:") for p in config_problems(push))  # push works
+
+
+ON = f'[rtmp]\nenabled = true\npublish_key = "{KEY}"\n'
+
+
+def test_camera_recording_a_published_stream(tmp_path: Path) -> None:
+    text = ON + CAMERA.format(name="drone", url="rtmp://nvr.local:1935/live/dji") + (
+        'sub_url = "rtmps://nvr.local/live/dji.low"\n')
+    camera = load_config(write(tmp_path, text), env={}).cameras[0]
+    assert camera.published_streams == {"live/dji": "drone", "live/dji.low": "drone/sub"}
+    rtsp = load_config(write(tmp_path, ON + CAM), env={}).cameras[0]
+    assert rtsp.published_streams == {}
+
+
+@pytest.mark.parametrize(("cameras", "rtmp", "expected"), [
+    ([("a", f"rtmp://h/live/x?key={KEY}")], ON,
+     'cameras[0].url: an rtmp:// camera URL names a stream of this nvr and takes no key or '
+     'password: "rtmp://h/live/***"'),
+    ([("a", "rtmp://h/app2/x")], ON, "cameras[0].url: an rtmp:// camera URL names a stream "
+                                     "published to this nvr: rtmp://HOST:PORT/live/<name>"),
+    ([("a", "rtmp://h/live/x/y")], ON, "cameras[0].url: an rtmp:// camera URL names"),
+    ([("a", "rtmp:///live/x")], ON, "cameras[0].url: must have a host"),
+    ([("a", "rtmp://h/live/x")], "", "cameras[0].url: live/x is a stream published to this "
+                                     "nvr's RTMP server, but [rtmp] enabled is false"),
+    ([("a", "rtmp://h/live/x"), ("b", "rtmp://other:1/live/x")], ON,
+     "cameras[1].url: live/x is recorded by camera a already"),
+    ([("a", "rtsp://h/s"), ("b", "rtmp://h/live/a")], ON,
+     "cameras[1].url: live/a is where camera a is republished"),
+])
+def test_bad_published_stream_urls(tmp_path: Path, cameras: list[tuple[str, str]], rtmp: str,
+                                   expected: str) -> None:
+    text = rtmp + "".join(CAMERA.format(name=n, url=u) for n, u in cameras)
+    if "republished" in expected:
+        text = text.replace('url = "rtsp://h/s"\n', 'url = "rtsp://h/s"\nrepublish = true\n')
+    problems = problems_of(write(tmp_path, text))
+    assert any(p.startswith(expected) for p in problems), problems
+    assert not any(KEY in p for p in problems)
+
+
+def test_a_published_stream_camera_without_publish_key_is_a_problem(tmp_path: Path) -> None:
+    text = "[rtmp]\nenabled = true\n" + CAMERA.format(name="drone", url="rtmp://h/live/dji")
+    problems = config_problems(load_config(write(tmp_path, text), env={}))
+    assert "rtmp: camera drone records live/dji, but without publish_key no encoder may " \
+           "publish it" in problems
