@@ -29,7 +29,8 @@ import av
 from av.video.codeccontext import VideoCodecContext
 from av.video.frame import PictureType
 
-from nvr.codec.nal import avcc_to_annexb, split_annexb, to_annexb, to_avcc
+from nvr.codec.decode import VideoDecoder
+from nvr.codec.nal import split_annexb, to_avcc
 from nvr.feed import VIDEO_CLOCK, AccessUnit, CodecParams
 
 __all__ = ["DECODERS", "DEFAULT_SETTINGS", "MAX_WIDTH", "Recoder", "Settings", "scaled_size"]
@@ -38,8 +39,6 @@ MAX_WIDTH = 1280
 DECODERS = {"h265": "hevc"}  # feed codec → FFmpeg decoder; h264 needs no transcoding
 _TIME_BASE = Fraction(1, VIDEO_CLOCK)
 _H264_SPS, _H264_PPS, _H264_AUD = 7, 8, 9
-STALLED_AFTER = 24  # frames in, no picture out: far beyond any reorder delay
-_WALLCLOCKS_KEPT = 128  # decoder reorder depth is a few frames; plenty
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,16 +75,14 @@ class Recoder:
         self.skipped = 0  # video frames not decoded (waiting for a keyframe)
         self.encoders = 0  # encoders opened since start
         self._source: CodecParams | None = None  # the video params being decoded
-        self._decoder: VideoCodecContext | None = None
+        self._decoder: VideoDecoder | None = None
         self._encoder: VideoCodecContext | None = None
         self._size = (0, 0)
         self._out: CodecParams | None = None
         self._last_key = 0
         self._last_pts: int | None = None
-        self._wallclock: dict[int, float] = {}
         self._last_wallclock = (0, 0.0)  # (pts, wallclock) of the last frame sent
         self._skip_before: int | None = None
-        self._unanswered = 0  # frames decoded since the decoder last gave a picture
 
     def skip_until(self, pts: int) -> None:
         """Decode but do not encode frames shown before ``pts`` (a backlog being caught
@@ -106,7 +103,7 @@ class Recoder:
         out: list[AccessUnit] = []
         if self._decoder is not None:
             try:
-                for frame in self._decoder.decode(None):
+                for frame in self._decoder.flush():
                     self._encode(frame, out)
             except av.FFmpegError:
                 pass  # the old session's tail: nothing to report
@@ -118,7 +115,6 @@ class Recoder:
         self._decoder = self._encoder = None
         self._source = self._out = None
         self._last_pts = None
-        self._wallclock.clear()
 
     def _video(self, au: AccessUnit, out: list[AccessUnit]) -> None:
         if au.params is not self._source or self._decoder is None:
@@ -128,27 +124,17 @@ class Recoder:
             if au.params is not self._source:
                 self.close()  # a new session: new decoder, new encoder, new params
             self._source = au.params
-            self._unanswered = 0
-            self._decoder = cast(VideoCodecContext,
-                                 av.CodecContext.create(DECODERS[au.params.codec], "r"))
-            self._decoder.thread_type = "SLICE"  # frame threads would add frames of delay
-        data = avcc_to_annexb(au.data)
-        if au.keyframe:
-            data = to_annexb(au.params.parameter_sets) + data
-        packet = av.Packet(data)
-        packet.pts, packet.dts, packet.time_base = au.pts, au.dts, _TIME_BASE
-        self._wallclock[au.pts] = au.wallclock
-        if len(self._wallclock) > _WALLCLOCKS_KEPT:
-            del self._wallclock[next(iter(self._wallclock))]
+            self._decoder = VideoDecoder(au.params.codec)
+        decoder = self._decoder
         try:
-            frames = self._decoder.decode(packet)
+            frames = decoder.decode(au.data, au.params.parameter_sets if au.keyframe else None,
+                                    au.pts, au.dts, au.wallclock)
         except av.FFmpegError as exc:
             self._fail(f"cannot decode the {au.params.codec} frame at pts {au.pts} "
                        f"({_reason(exc)}); resuming at the next keyframe")
             self._decoder = None
             return
-        self._unanswered = 0 if frames else self._unanswered + 1
-        if self._unanswered > STALLED_AFTER:  # it took frames it could not use, silently
+        if decoder.stalled:  # it took frames it could not use, silently
             self._fail(f"the {au.params.codec} decoder gives no pictures; resuming at the "
                        "next keyframe")
             self._decoder = None
@@ -159,7 +145,7 @@ class Recoder:
         pts = frame.pts
         if pts is None or self._last_pts is not None and pts <= self._last_pts:
             return  # x264 takes rising pts only
-        wallclock = self._wallclock.pop(pts, None)
+        wallclock = self._decoder.wallclock(pts) if self._decoder is not None else None
         if self._skip_before is not None:
             if pts < self._skip_before:
                 return

@@ -18,25 +18,19 @@ keyframe: the decoder is dropped and :attr:`FrameSampler.errors` counted.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
-from typing import cast
 
 import av
 import cv2
 import numpy as np
 import numpy.typing as npt
-from av.video.codeccontext import VideoCodecContext
 
-from nvr.codec.nal import avcc_to_annexb, to_annexb
-from nvr.feed import VIDEO_CLOCK, AccessUnit, CodecParams
+from nvr.codec.decode import FFMPEG_DECODERS, VideoDecoder
+from nvr.feed import AccessUnit, CodecParams
 
 __all__ = ["DECODERS", "MAX_WIDTH", "FrameSampler", "Sample", "analysed_size"]
 
 MAX_WIDTH = 320
-DECODERS = {"h264": "h264", "h265": "hevc"}  # feed codec → FFmpeg decoder
-_TIME_BASE = Fraction(1, VIDEO_CLOCK)
-_STALLED_AFTER = 24  # frames in, no picture out: far beyond any reorder delay
-_WALLCLOCKS_KEPT = 128
+DECODERS = FFMPEG_DECODERS  # the feed codecs analysed
 _JPEG_RANGE = 2  # AVCOL_RANGE_JPEG: full-range samples
 
 
@@ -94,11 +88,8 @@ class FrameSampler:
         self.errors = 0
         self.error: str | None = None  # the last decode failure
         self._params: CodecParams | None = None
-        self._decoder: VideoCodecContext | None = None
-        self._wallclock: dict[int, float] = {}
+        self._decoder: VideoDecoder | None = None
         self._next_due: float | None = None
-        self._skipping = False  # the decoder skips non-reference frames
-        self._unanswered = 0
 
     def push(self, au: AccessUnit) -> list[Sample]:
         """Decode one access unit; the samples due among the pictures it gives."""
@@ -111,48 +102,33 @@ class FrameSampler:
             if au.params is not self._params:
                 self.close()
             self._params = au.params
-            self._unanswered = 0
-            decoder = cast(VideoCodecContext,
-                           av.CodecContext.create(DECODERS[au.params.codec], "r"))
-            decoder.thread_type = "SLICE"  # frame threads would add frames of delay
-            self._decoder = decoder
-            self._skipping = False
+            self._decoder = VideoDecoder(au.params.codec)
         # a frame nothing refers to is only worth decoding when a sample is due
-        skip = self._next_due is not None and au.wallclock < self._next_due - self.period / 10
-        if skip != self._skipping:
-            self._decoder.skip_frame = "NONREF" if skip else "DEFAULT"
-            self._skipping = skip
-        data = avcc_to_annexb(au.data)
-        if au.keyframe:
-            data = to_annexb(au.params.parameter_sets) + data
-        packet = av.Packet(data)
-        packet.pts, packet.dts, packet.time_base = au.pts, au.dts, _TIME_BASE
-        self._wallclock[au.pts] = au.wallclock
-        if len(self._wallclock) > _WALLCLOCKS_KEPT:
-            del self._wallclock[next(iter(self._wallclock))]
+        decoder = self._decoder
+        decoder.skip_nonref = (self._next_due is not None
+                               and au.wallclock < self._next_due - self.period / 10)
         try:
-            frames = self._decoder.decode(packet)
+            frames = decoder.decode(au.data, au.params.parameter_sets if au.keyframe else None,
+                                    au.pts, au.dts, au.wallclock)
         except (av.FFmpegError, ValueError) as exc:
             self._fail(f"cannot decode the {au.params.codec} frame at pts {au.pts} "
                        f"({exc}); resuming at the next keyframe")
             return []
-        self._unanswered = 0 if frames else self._unanswered + 1
-        if self._unanswered > _STALLED_AFTER:
+        if decoder.stalled:
             self._fail(f"the {au.params.codec} decoder gives no pictures; resuming at the "
                        "next keyframe")
-        return [s for s in map(self._sample, frames) if s is not None]
+        return [s for s in (self._sample(decoder, f) for f in frames) if s is not None]
 
     def close(self) -> None:
         """Forget the decoder (the next frame must be a keyframe)."""
         self._decoder = None
         self._params = None
-        self._wallclock.clear()
 
-    def _sample(self, frame: av.VideoFrame) -> Sample | None:
+    def _sample(self, decoder: VideoDecoder, frame: av.VideoFrame) -> Sample | None:
         self.decoded += 1
         if frame.pts is None:
             return None
-        time = self._wallclock.pop(frame.pts, None)
+        time = decoder.wallclock(frame.pts)
         if time is None or not self._due(time):
             return None
         width, height = analysed_size(frame.width, frame.height, self.max_width)
