@@ -5,7 +5,8 @@ ffmpeg publisher on ``live/studio``.
 
 Checked: the play URLs shown (and what the copy button puts on the clipboard), that
 no key appears anywhere in the HTML, no console or CSP errors, nothing wider than
-the screen. Screenshots at desktop and phone size in test-artifacts/screenshots/
+the screen, and that the dashboard marks a pushed stream offline once its publisher
+leaves. Screenshots at desktop and phone size in test-artifacts/screenshots/
 (``system-rtmp-*``, ``dashboard-pushed-*``).
 """
 
@@ -78,6 +79,7 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
             await wait_until(ready, 30, "front online, live/studio published, push tried")
             async with chromium_for(nvr) as site:
                 site.port = port  # type: ignore[attr-defined]
+                site.publisher = children[0]  # type: ignore[attr-defined]
                 yield site
     finally:
         for child in children:
@@ -162,3 +164,13 @@ async def test_dashboard_lists_the_pushed_stream(site, browse, size) -> None:
     assert await page.evaluate("navigator.clipboard.readText()") == url
     await _checked(page, console, size)
     await _shot(page, f"dashboard-pushed-{size}")
+
+
+async def test_dashboard_shows_the_publisher_leaving(site, browse) -> None:
+    """Last in the module: it stops the publisher."""
+    page, console = await _open(browse, "/", "desktop")
+    status = page.locator('.pushed-stream[data-stream="live/studio"] .status')
+    await expect(status).to_have_text("Online")
+    site.publisher.kill()
+    await expect(status).to_have_text("Offline", timeout=15_000)  # polled every 5 s
+    assert console.problems() == []

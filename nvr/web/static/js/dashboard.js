@@ -61,9 +61,22 @@ const visible = new IntersectionObserver((entries) => {
   }
 }, { threshold: 0.01 });
 
+// Pushed streams (admins): a publisher that left shows offline until the next load.
+const pushed = document.querySelector(".pushed-list");
+
+function refreshPushed(cameras) {
+  const now = new Map(cameras.filter((c) => c.source === "pushed").map((c) => [c.name, c]));
+  for (const row of pushed.children) {
+    const stream = now.get(row.dataset.stream);
+    setStatus(row.querySelector(".status"), stream ? stream.status : "offline");
+  }
+}
+
 async function refreshStatuses() {
   try {
     const cameras = await api("/api/cameras");
+    if (pushed) refreshPushed(cameras);
+    if (!tiles) return;
     for (const camera of cameras) {
       const tile = tiles.querySelector(`[data-camera="${CSS.escape(camera.name)}"]`);
       if (!tile) continue;
@@ -92,4 +105,6 @@ if (tiles) {
   });
   setInterval(refreshStatuses, 5000);
   import("./gridplayback.js").then((module) => module.setup(tiles, { startLive, stopLive }));
+} else if (pushed) {
+  setInterval(refreshStatuses, 5000);
 }
