@@ -24,7 +24,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from nvr.config.types import STRICT, redact_url, resolve_path
+from nvr.config.types import STRICT, redact_url, resolve_path, split_url
 
 __all__ = ["MqttConfig"]
 
@@ -74,18 +74,7 @@ class MqttConfig(BaseModel):
     def _check_url(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        try:
-            parts = urlsplit(value)
-            port = parts.port
-        except ValueError:
-            raise PydanticCustomError("url_port", "port must be a number 1-65535") from None
-        if parts.scheme.lower() not in _SCHEMES:
-            raise PydanticCustomError("url_scheme", "must be an mqtt:// or mqtts:// URL")
-        if not parts.hostname:
-            raise PydanticCustomError("url_host", 'must have a host: "{url}"',
-                                      {"url": redact_url(value)})
-        if port == 0:
-            raise PydanticCustomError("url_port", "port must be a number 1-65535")
+        parts = split_url(value, tuple(_SCHEMES))
         if parts.username is not None or parts.password is not None:
             raise PydanticCustomError(
                 "url_userinfo", "put the credentials in mqtt.username and mqtt.password, "

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import SplitResult, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import (
     AfterValidator,
@@ -31,7 +31,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from nvr.config.types import STRICT, existing_file, problems_error, split_host_port
+from nvr.config.types import STRICT, existing_file, problems_error, split_host_port, split_url
 
 __all__ = ["MAX_PUSH", "PushUrl", "RtmpConfig", "check_push_urls", "check_published_url",
            "published_stream", "redact_rtmp_url"]
@@ -149,27 +149,8 @@ def redact_rtmp_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, path, "", ""))
 
 
-def _split(url: str) -> tuple[SplitResult, int | None]:
-    """``url``'s parts and port, or a validation error showing it redacted."""
-    try:
-        parts = urlsplit(url)
-        return parts, parts.port
-    except ValueError:
-        raise PydanticCustomError("url", 'not a valid URL: "{url}"',
-                                  {"url": redact_rtmp_url(url)}) from None
-
-
 def _check_push_url(url: str) -> str:
-    parts, port = _split(url)
-    if parts.scheme.lower() not in ("rtmp", "rtmps"):
-        raise PydanticCustomError("url_scheme", 'scheme must be rtmp or rtmps: "{url}"',
-                                  {"url": redact_rtmp_url(url)})
-    if not parts.hostname:
-        raise PydanticCustomError("url_host", 'must have a host: "{url}"',
-                                  {"url": redact_rtmp_url(url)})
-    if port == 0:
-        raise PydanticCustomError("url_port", 'port must be a number 1-65535: "{url}"',
-                                  {"url": redact_rtmp_url(url)})
+    parts = split_url(url, ("rtmp", "rtmps"), redact_rtmp_url)
     if not parts.path.strip("/"):
         raise PydanticCustomError(
             "url_path", 'must name an application and a stream, e.g. '
@@ -212,10 +193,7 @@ def check_published_url(url: str) -> str:
     The host and port are not checked (the server is this process; the URL is what a
     person would play). A ``?key=`` is not needed and is refused, so no key sits in a
     camera URL."""
-    parts, port = _split(url)
-    if not parts.hostname or port == 0:
-        raise PydanticCustomError("url_host", 'must have a host and a valid port: "{url}"',
-                                  {"url": redact_rtmp_url(url)})
+    parts = split_url(url, ("rtmp", "rtmps"), redact_rtmp_url)
     if parts.query or parts.username or parts.password:
         raise PydanticCustomError(
             "url_key", "an rtmp:// camera URL names a stream of this nvr and takes no key or "

@@ -3,7 +3,8 @@
 - :func:`parse_size` and the :data:`Size` field type turn ``"500GB"``, ``"20GiB"``,
   ``"1.5TB"`` or a plain number into int bytes.
 - :func:`split_host_port` checks and splits ``"host:port"`` (``"[::1]:8080"`` for IPv6).
-- :func:`check_rtsp_url` checks an ``rtsp://`` or ``rtsps://`` URL, and
+- :func:`split_url` checks a URL's scheme, host and port with the same messages for
+  every URL key; :func:`check_rtsp_url` checks an ``rtsp://`` or ``rtsps://`` URL, and
   :func:`redact_url` hides its password, so no message ever shows one.
 
 Checks raise ``PydanticCustomError`` so that the loader reports them under the key
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
@@ -34,6 +36,7 @@ __all__ = [
     "redact_url",
     "resolve_path",
     "split_host_port",
+    "split_url",
 ]
 
 # Unknown keys are errors; defaults go through the same checks as written values;
@@ -210,24 +213,32 @@ def redact_url(url: str) -> str:
         return "***"
 
 
-def check_rtsp_url(url: str) -> str:
-    """``url`` if it is rtsp:// or rtsps:// with a host and a valid port (messages redact it)."""
+def split_url(url: str, schemes: tuple[str, ...],
+              redact: Callable[[str], str] | None = None) -> SplitResult:
+    """``url``'s parts if its scheme is one of ``schemes`` and it has a host and a valid
+    port; else the error every URL key gives, showing the URL through ``redact``
+    (default: :func:`redact_url`, which hides a password)."""
+    shown = {"url": (redact or redact_url)(url)}
     try:
         parts = urlsplit(url)
     except ValueError:
-        raise PydanticCustomError("url", "not a valid URL") from None
-    if parts.scheme.lower() not in ("rtsp", "rtsps"):
-        raise PydanticCustomError("url_scheme", "scheme must be rtsp or rtsps")
-    if not parts.hostname:
-        raise PydanticCustomError("url_host", 'must have a host: "{url}"', {"url": _redact(parts)})
+        raise PydanticCustomError("url", 'not a valid URL: "{url}"', shown) from None
     try:
-        parts.port  # noqa: B018 - raises on a bad port
+        port = parts.port
     except ValueError:
-        raise PydanticCustomError(
-            "url_port", 'port must be a number 1-65535: "{url}"', {"url": _redact(parts)}
-        ) from None
-    if parts.port == 0:
-        raise PydanticCustomError(
-            "url_port", 'port must be a number 1-65535: "{url}"', {"url": _redact(parts)}
-        )
+        raise PydanticCustomError("url_port", 'port must be a number 1-65535: "{url}"',
+                                  shown) from None
+    if parts.scheme.lower() not in schemes:
+        raise PydanticCustomError("url_scheme", 'scheme must be {schemes}: "{url}"',
+                                  shown | {"schemes": " or ".join(schemes)})
+    if not parts.hostname:
+        raise PydanticCustomError("url_host", 'must have a host: "{url}"', shown)
+    if port == 0:
+        raise PydanticCustomError("url_port", 'port must be a number 1-65535: "{url}"', shown)
+    return parts
+
+
+def check_rtsp_url(url: str) -> str:
+    """``url`` if it is rtsp:// or rtsps:// with a host and a valid port (messages redact it)."""
+    split_url(url, ("rtsp", "rtsps"))
     return url

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from nvr.config.types import STRICT, redact_url
+from nvr.config.types import STRICT, redact_url, split_url
 
 __all__ = ["EVENT_TYPES", "AlertFilter", "EventType", "WebhookConfig"]
 
@@ -82,16 +82,7 @@ class WebhookConfig(AlertFilter):
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https"):
-            raise PydanticCustomError("url_scheme", "must be an http:// or https:// URL")
-        if not parts.hostname:
-            raise PydanticCustomError("url_host", 'must have a host: "{url}"',
-                                      {"url": redact_url(value)})
-        try:
-            parts.port  # noqa: B018 - raises on a bad port
-        except ValueError:
-            raise PydanticCustomError("url_port", "port must be a number 1-65535") from None
+        split_url(value, ("http", "https"))
         return value
 
     @field_validator("headers")

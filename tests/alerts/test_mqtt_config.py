@@ -30,7 +30,7 @@ def test_mqtt_url_gives_host_port_and_tls(url: str, host: str, port: int, tls: b
 
 
 @pytest.mark.parametrize(("url", "message"), [
-    ("http://broker:1883", "mqtt:// or mqtts://"),
+    ("http://broker:1883", "scheme must be mqtt or mqtts"),
     ("mqtt://:1883", "must have a host"),
     ("mqtt://broker:99999", "port must be a number"),
     ("mqtt://broker:0", "port must be a number"),

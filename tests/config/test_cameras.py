@@ -54,7 +54,7 @@ enabled = false
     [
         (
             CAMERA.format(name="a", url="http://h/"),
-            "cameras[0].url: scheme must be rtsp or rtsps (config.toml line 3)",
+            'cameras[0].url: scheme must be rtsp or rtsps: "http://h/" (config.toml line 3)',
         ),
         (
             CAMERA.format(name="a", url="rtsp:///path"),
@@ -62,7 +62,7 @@ enabled = false
         ),
         (
             CAMERA.format(name="a", url="rtsp://h/") + 'sub_url = "udp://h/"\n',
-            "cameras[0].sub_url: scheme must be rtsp or rtsps (config.toml line 4)",
+            'cameras[0].sub_url: scheme must be rtsp or rtsps: "udp://h/" (config.toml line 4)',
         ),
         (
             CAMERA.format(name="a", url="rtsp://h/") + 'record = "always"\n',
@@ -139,7 +139,8 @@ def test_redact_password_in_errors(tmp_path: Path) -> None:
         load_config(write(tmp_path, text), env={})
     assert info.value.problems == [
         'cameras[0].url: must have a host: "rtsp://admin:***@/nohost" (config.toml line 3)',
-        "cameras[1].url: scheme must be rtsp or rtsps (config.toml line 6)",
+        'cameras[1].url: scheme must be rtsp or rtsps: "http://admin:***@cam/"'
+        " (config.toml line 6)",
         'cameras[2].url: port must be a number 1-65535: "rtsp://admin:***@cam:99999/"'
         " (config.toml line 9)",
     ]

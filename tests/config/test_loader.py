@@ -116,7 +116,7 @@ transport = "carrier-pigeon"
         'recording.max_bytes: not a size: "5XB" (use e.g. 500GB, 20GiB, 1000000)'
         " (config.toml line 4)",
         "recording.nope: unknown key (config.toml line 5)",
-        "cameras[0].url: scheme must be rtsp or rtsps (config.toml line 9)",
+        'cameras[0].url: scheme must be rtsp or rtsps: "http://admin:***@h/" (config.toml line 9)',
         'cameras[1].name: duplicate name "door" (config.toml line 12)',
         "cameras[1].url: environment variable DOOR_PW is not set (config.toml line 13)",
         'cameras[1].transport: must be one of "tcp", "udp" or "auto" (got "carrier-pigeon")'

@@ -122,12 +122,12 @@ def test_check_rtsp_url_valid(url: str) -> None:
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("http://h/", "scheme must be rtsp or rtsps"),
-        ("", "scheme must be rtsp or rtsps"),
+        ("http://h/", 'scheme must be rtsp or rtsps: "http://h/"'),
+        ("", 'scheme must be rtsp or rtsps: ""'),
         (f"rtsp://admin:{SECRET}@/nohost", 'must have a host: "rtsp://admin:***@/nohost"'),
         (f"rtsp://admin:{SECRET}@h:0/", 'port must be a number 1-65535: "rtsp://admin:***@h:0/"'),
         ("rtsp://h:x/", 'port must be a number 1-65535: "rtsp://h:x/"'),
-        (f"rtsp://admin:{SECRET}@[::1/s", "not a valid URL"),
+        (f"rtsp://admin:{SECRET}@[::1/s", 'not a valid URL: "***"'),
     ],
 )
 def test_check_rtsp_url_invalid(url: str, message: str) -> None:
