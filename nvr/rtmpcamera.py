@@ -29,8 +29,9 @@ class PublishedCamera:
 
     kind = "rtmp"  # for the camera list: how the camera's video arrives
 
-    def __init__(self, name: str, stream: str, feed: Feed) -> None:
+    def __init__(self, name: str, stream: str, feed: Feed, audio: bool = True) -> None:
         self.name = name
+        self.audio = audio  # the camera's ``audio``: without it, audio tags are dropped
         self.stream = stream  # "live/<name>", what the encoder publishes to
         self.feed = feed
         self.publication: Publication | None = None
@@ -51,7 +52,7 @@ class PublishedCamera:
         """A publisher was accepted: its media goes into this camera's feed."""
         assert self.publication is None, "one publisher at a time"
         self._sessions += 1
-        pub = Publication(self.stream, self.feed, peer, owns_feed=False)
+        pub = Publication(self.stream, self.feed, peer, owns_feed=False, audio=self.audio)
         pub.state.attempts = pub.state.sessions = self._sessions
         self.publication = pub
         return pub

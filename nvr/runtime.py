@@ -196,7 +196,7 @@ class Nvr:
         feed = Feed(name)
         stream = published_stream(url)
         if stream is not None:  # filled by the RTMP server's publisher of that stream
-            published = PublishedCamera(name, stream, feed)
+            published = PublishedCamera(name, stream, feed, audio)
             self.registry.add(feed, published)
             self.supervisor.start(f"camera {name}", published.run)
             return

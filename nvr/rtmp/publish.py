@@ -34,10 +34,11 @@ class Publication:
     """One publisher's stream: tags in, access units out on ``feed`` (see module doc)."""
 
     def __init__(self, name: str, feed: Feed, peer: str, now: float | None = None,
-                 *, owns_feed: bool = True) -> None:
+                 *, owns_feed: bool = True, audio: bool = True) -> None:
         self.name = name
         self.feed = feed
         self.owns_feed = owns_feed
+        self.audio = audio  # False: audio tags are dropped (a camera with audio = false)
         self.peer = peer  # the publisher's address, for stats (never its key)
         self.started = time.time() if now is None else now
         self.state = SourceState(status="connecting")
@@ -52,6 +53,8 @@ class Publication:
         if kind == "video":
             au = self.ingest.video(timestamp, payload)
         elif kind == "audio":
+            if not self.audio:
+                return
             au = self.ingest.audio(timestamp, payload)
         else:
             return  # metadata: players get ours, made from the codec parameters
