@@ -10,7 +10,8 @@ publisher or a Feed for a player. Players of one Feed share a
 Limits: the handshake and ``connect`` must be done within ``handshake_timeout``
 seconds; a publisher (or a connection that neither publishes nor plays) that
 sends nothing for ``idle_timeout`` seconds is dropped; a player whose socket
-does not drain for ``stall_timeout`` seconds is dropped; beyond
+does not drain for ``stall_timeout`` seconds is dropped (found by its Fanout, which
+checks all its players once a second: a playing connection has no timer); beyond
 ``max_connections`` new sockets are closed at once. Every task (connections,
 fanouts) is owned here and awaited by :meth:`RtmpServer.close`.
 """
@@ -116,7 +117,8 @@ class RtmpServer:
     def _fanout(self, name: str, feed: Feed) -> Fanout:
         fanout = self.fanouts.get(name)
         if fanout is None or fanout.feed is not feed:
-            fanout = Fanout(name, feed, max_queue=self.max_queue, on_empty=self._ended)
+            fanout = Fanout(name, feed, max_queue=self.max_queue,
+                            stall_timeout=self.stall_timeout, on_empty=self._ended)
             self.fanouts[name] = fanout
             self._spawn(fanout.run(), f"rtmp fanout {name}")
         return fanout
@@ -154,24 +156,20 @@ class _Connection:
                     if not await self._read():
                         return
             while not self.conn.closed:
-                # players are checked every second (they may rightly send nothing);
-                # a publisher, or a connection doing nothing, must send within idle_timeout
-                timeout = min(1.0, self.server.stall_timeout) if self.players else (
-                    self.server.idle_timeout)
+                # a player may rightly send nothing (its Fanout finds stalls); a
+                # publisher, or a connection doing nothing, must send within idle_timeout
+                if self.players:
+                    if not await self._read():
+                        return
+                    continue
                 try:
-                    async with asyncio.timeout(timeout):
+                    async with asyncio.timeout(self.server.idle_timeout):
                         if not await self._read():
                             return
                 except TimeoutError:
-                    if not self.players:
-                        log.info("rtmp %s: %s nothing for %.0f s: dropped", self.peer,
-                                 "publisher sent" if self.publications else "sent",
-                                 self.server.idle_timeout)
-                        return
-                if any(p.stalled(self.server.stall_timeout) for _, p in
-                       self.players.values()):
-                    log.info("rtmp %s: player not reading for %.0f s: dropped", self.peer,
-                             self.server.stall_timeout)
+                    log.info("rtmp %s: %s nothing for %.0f s: dropped", self.peer,
+                             "publisher sent" if self.publications else "sent",
+                             self.server.idle_timeout)
                     return
         except TimeoutError:
             log.info("rtmp %s: no handshake and connect within %.0f s", self.peer,
@@ -235,7 +233,8 @@ class _Connection:
             self._flush()
             fanout = self.server._fanout(name, feed)
             player = Player(conn, event.stream_id, self.peer, self.writer.write,
-                            self.writer.transport.get_write_buffer_size)
+                            self.writer.transport.get_write_buffer_size,
+                            on_stall=self.writer.transport.abort)
             self.players[event.stream_id] = (fanout, player)
             fanout.add(player)
             return True
