@@ -228,6 +228,7 @@ class Row:
     latency: tuple[float, float, float] | None = None  # p50, p95, max in s
     samples: int = 0
     misses: int = 0
+    load: float = 0.0         # the machine's 1-minute load average at the window's end
     note: str = ""
 
 
@@ -273,6 +274,7 @@ def run_server(name: str, server: Child, port: int, app: str, play_name: str,
                 print(f"  {row.note}", flush=True)
                 break
             lat = probe.latencies(t0, t1)
+            row.load = os.getloadavg()[0]
             got = [(a - b) / w.seconds for a, b in zip(after, before, strict=True)]
             row.cpu = 100 * w.cpu / w.seconds
             if got:
@@ -287,7 +289,8 @@ def run_server(name: str, server: Child, port: int, app: str, play_name: str,
             if errors:
                 row.note = "; ".join(sorted(errors))[:120]
             print(f"    cpu {row.cpu:.1f}%  slowest {row.rate_min * 8 / 1e6:.2f} Mbit/s  "
-                  f"starved {row.starved}  failed {row.failed}  latency {_lat(row)}",
+                  f"starved {row.starved}  failed {row.failed}  latency {_lat(row)}  "
+                  f"load {row.load:.1f}",
                   flush=True)
     finally:
         players.close()
@@ -339,11 +342,12 @@ def main() -> int:
     print_table(
         ["server", "players", "CPU % core", "CPU/player", "vs nginx", "slowest Mbit/s",
          "mean Mbit/s", "starved", "failed", "RSS/player", "latency p50/p95/max",
-         "frames"],
+         "frames", "load"],
         [[r.server, r.players, f"{r.cpu:.1f}", f"{r.cpu / r.players:.3f}",
           benchlib.ratio(r.cpu, nginx_cpu.get(r.players)) if r.server == "nvr" else "",
           f"{r.rate_min * 8 / 1e6:.2f}", f"{r.rate_mean * 8 / 1e6:.2f}", r.starved, r.failed,
-          f"{r.rss_per_player / 1024:.0f} KiB", _lat(r), r.samples] for r in rows])
+          f"{r.rss_per_player / 1024:.0f} KiB", _lat(r), r.samples, f"{r.load:.1f}"]
+         for r in rows])
     for r in rows:
         if r.misses:
             print(f"  {r.server} {r.players}: {r.misses} frames not matched to a send time")
