@@ -181,3 +181,8 @@ def test_without_the_server(tmp_path):
     assert all(c["source"] == "rtsp" and c["rtmp_url"] is None
                for c in admin.get("/api/cameras").json())
     assert json.dumps(admin.get("/api/cameras").json()).count("live/") == 0
+    site.services.push = lambda: {"cam1": [PUSH]}  # push works without the server
+    section = admin.get("/system").text
+    section = section[section.index('class="card sys-rtmp"'):section.index("sys-alerts")]
+    assert "Camera cam1 pushes to" in section and PUSH.url in section
+    assert PUSH.last_error in section and "Retrying" in section
