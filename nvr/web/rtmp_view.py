@@ -24,7 +24,7 @@ from nvr.config import Config
 from nvr.config.types import split_host_port
 from nvr.web.services import PushStateLike, Services
 
-__all__ = ["RtmpSummary", "play_host", "push_rows", "stream_rows", "summary"]
+__all__ = ["RtmpSummary", "play_host", "push_rows", "pushed_only", "stream_rows", "summary"]
 
 APP = "live"
 _HOST_RE = re.compile(r"^[A-Za-z0-9.:-]{1,253}$")  # a name or an address, nothing else
@@ -80,8 +80,8 @@ def stream_rows(services: Services, host: str) -> list[dict[str, Any]]:
         row["url"] = f"{plain}/{row['name']}" if plain else None
         row["rtmps_url"] = f"{tls}/{row['name']}" if tls else None
         row["push"] = []
-        feed = row["feed"]  # pushes go by the camera's own feed, never its sub stream
-        if feed in pushes and (feed not in owner or row["source"] == "camera"):
+        feed = row.get("feed")  # pushes go by the camera's own feed, never its sub stream
+        if feed in pushes and (feed not in owner or row.get("source") == "camera"):
             owner[feed] = row  # live/<camera> before the stream a camera records
     for feed, row in owner.items():
         row["push"] = push_rows(pushes[feed])
@@ -90,7 +90,7 @@ def stream_rows(services: Services, host: str) -> list[dict[str, Any]]:
 
 def pushed_only(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows of streams publishers send that no camera records."""
-    return [r for r in rows if r["source"] == "publisher" and not r.get("camera")
+    return [r for r in rows if r.get("source") == "publisher" and not r.get("camera")
             and r.get("publisher")]
 
 
