@@ -80,7 +80,7 @@ def stream_rows(services: Services, host: str) -> list[dict[str, Any]]:
         row["url"] = f"{plain}/{row['name']}" if plain else None
         row["rtmps_url"] = f"{tls}/{row['name']}" if tls else None
         row["push"] = []
-        feed = row.get("feed")  # pushes go by the camera's own feed, never its sub stream
+        feed = str(row.get("feed"))  # pushes go by the camera's own feed, not its sub stream
         if feed in pushes and (feed not in owner or row.get("source") == "camera"):
             owner[feed] = row  # live/<camera> before the stream a camera records
     for feed, row in owner.items():
