@@ -75,3 +75,29 @@ async def test_players_share_bytes_late_joiner_gets_gop_full_player_skips_to_key
     # one timeline for all: the same frame has the same timestamp for both players
     a_ts = {p: ts for t, ts, p in a_msgs if t == 9}
     assert all(a_ts[p] == ts for t, ts, p in b_msgs if t == 9 and p[1] == 1)
+
+
+async def test_a_player_whose_socket_stays_full_is_dropped_and_its_connection_ended():
+    params, frames = encode_video("h264", frames=20, gop=10)
+    feed = Feed("cam")
+    feed.begin(None)
+    fanout = Fanout("live/cam", feed, stall_timeout=0.1)
+    full, fine = Socket(), Socket()
+    full.full = 10**6  # never drains below the low-water mark
+    ended: list[str] = []
+    stuck, reading = _player(full), _player(fine)
+    stuck.on_stall = lambda: ended.append("stuck")
+    reading.on_stall = lambda: ended.append("reading")
+    fanout.add(stuck)
+    fanout.add(reading)
+    task = asyncio.create_task(fanout.run())
+    for f in frames:
+        feed.publish(AccessUnit(params, f.pts, f.dts, f.keyframe, 1000.0 + f.pts / 90000,
+                                f.data))
+        await asyncio.sleep(0.02)
+    feed.close()
+    await asyncio.wait_for(task, 5)
+    assert ended == ["stuck"]  # its connection is told once
+    assert fanout.players == [reading]
+    frames_read = [p for t, _, p in fine.messages() if t == 9 and p[1] == 1]
+    assert len(frames_read) == 20
