@@ -117,7 +117,8 @@ class Fanout:
 
     def __init__(self, name: str, feed: Feed, *, max_queue: int = MAX_QUEUE,
                  stall_timeout: float = STALL_TIMEOUT,
-                 on_empty: Callable[[Fanout], None] | None = None) -> None:
+                 on_empty: Callable[[Fanout], None] | None = None,
+                 on_video: Callable[[Fanout, CodecParams], None] | None = None) -> None:
         self.name = name
         self.feed = feed
         self.players: list[Player] = []
@@ -127,6 +128,7 @@ class Fanout:
         self.started = time.time()
         self.bytes_in = 0  # FLV bytes converted, for the bitrate
         self._on_empty = on_empty
+        self._on_video = on_video  # told new video parameters before players get them
         self._timeline = flv.Timeline()
         self._video: CodecParams | None = None
         self._audio: CodecParams | None = None
@@ -142,6 +144,11 @@ class Fanout:
             self._intro(player, self._gop[0][1])
             for kind, ts, body in self._gop:
                 player.send(player.conn.encode_media(player.stream_id, kind, ts, body))
+
+    @property
+    def video(self) -> CodecParams | None:
+        """The video parameters players get now (a late joiner's GOP and headers)."""
+        return self._video
 
     def remove(self, player: Player) -> None:
         if player in self.players:
@@ -211,6 +218,8 @@ class Fanout:
         if video and au.params is not self._video:
             if not au.keyframe:
                 return  # new parameters start at a keyframe
+            if self._on_video is not None:
+                self._on_video(self, au.params)  # may end plays (self.video: the old)
             self._video = au.params
             headers.append(("video", flv.video_sequence_header(au.params)))
         elif not video and not _aac(au.params):

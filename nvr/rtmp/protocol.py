@@ -289,6 +289,15 @@ class ServerConnection(Endpoint):
         """Queue bytes made by :func:`encode_media` at this connection's chunk size."""
         self._out += data
 
+    def fail_play(self, stream_id: int, description: str,
+                  code: str = "NetStream.Play.Failed") -> None:
+        """A playing stream cannot go on (e.g. its codec changed to one this client
+        did not list): an error-level onStatus (ffmpeg and librtmp then close), and the
+        stream is idle again; nothing more is sent for it."""
+        if self.streams.get(stream_id) == "playing":
+            self.streams[stream_id] = ""
+        self._send(msg.on_status(stream_id, "error", code, description))
+
     def end_play(self, stream_id: int) -> None:
         """The played stream ended (its publisher left): tell the player."""
         self._send(msg.on_status(stream_id, "status", "NetStream.Play.UnpublishNotify",

@@ -25,7 +25,7 @@ import ssl
 from collections.abc import Coroutine
 from typing import Any, Protocol
 
-from nvr.feed import Feed
+from nvr.feed import CodecParams, Feed
 from nvr.rtmp.errors import ProtocolError
 from nvr.rtmp.events import (
     ConnectionFailed,
@@ -46,6 +46,8 @@ log = logging.getLogger("nvr.rtmp")
 
 READ_SIZE = 64 * 1024
 CHUNK_SIZE = 4096
+HEVC_REFUSED = ("H.265 needs an Enhanced RTMP client (fourCcList hvc1), e.g. ffmpeg/ffplay "
+                "6.1+ with -rtmp_enhanced_codecs hvc1")
 
 
 class StreamApp(Protocol):
@@ -77,6 +79,7 @@ class RtmpServer:
         self.max_queue = max_queue
         self.fanouts: dict[str, Fanout] = {}
         self.publications: dict[str, Publication] = {}
+        self._players: dict[Player, _Connection] = {}  # for a codec change mid-play
         self._servers: list[asyncio.Server] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -118,10 +121,19 @@ class RtmpServer:
         fanout = self.fanouts.get(name)
         if fanout is None or fanout.feed is not feed:
             fanout = Fanout(name, feed, max_queue=self.max_queue,
-                            stall_timeout=self.stall_timeout, on_empty=self._ended)
+                            stall_timeout=self.stall_timeout, on_empty=self._ended,
+                            on_video=self._video_changed)
             self.fanouts[name] = fanout
             self._spawn(fanout.run(), f"rtmp fanout {name}")
         return fanout
+
+    def _video_changed(self, fanout: Fanout, params: CodecParams) -> None:
+        """New video parameters are about to go out: players whose client cannot
+        decode them are failed and removed first (see :meth:`_Connection.refusal`)."""
+        for player in list(fanout.players):
+            owner = self._players.get(player)
+            if owner is not None:
+                owner.codec_changed(fanout, player, params)
 
     def _ended(self, fanout: Fanout) -> None:
         if self.fanouts.get(fanout.name) is fanout:
@@ -208,7 +220,9 @@ class _Connection:
                 pub.media(event.kind, event.timestamp, event.payload)
             return False
         if isinstance(event, ConnectRequested):
-            self.four_cc = [f for f in event.four_cc_list if f in ("hvc1", "avc1")]
+            listed = event.four_cc_list
+            self.four_cc = ["hvc1", "avc1"] if "*" in listed else [  # "*": any codec
+                f for f in listed if f in ("hvc1", "avc1")]
             self.connect_query = dict(event.query)
             conn.accept_connect(chunk_size=CHUNK_SIZE, four_cc_list=self.four_cc or None)
             return True
@@ -229,6 +243,13 @@ class _Connection:
             if isinstance(feed, str):
                 conn.reject_play(event.stream_id, description=feed)
                 return True
+            current = self.server.fanouts.get(name)
+            video = current.video if current is not None and current.feed is feed else None
+            reason = self.refusal(video or feed.video)
+            if reason is not None:
+                log.info("rtmp %s: play %s refused: %s", self.peer, name, reason)
+                conn.reject_play(event.stream_id, "NetStream.Play.Failed", reason)
+                return True
             conn.accept_play(event.stream_id)
             self._flush()
             fanout = self.server._fanout(name, feed)
@@ -236,6 +257,7 @@ class _Connection:
                             self.writer.transport.get_write_buffer_size,
                             on_stall=self.writer.transport.abort)
             self.players[event.stream_id] = (fanout, player)
+            self.server._players[player] = self
             fanout.add(player)
             return True
         if isinstance(event, StreamDeleted):
@@ -254,6 +276,47 @@ class _Connection:
         played = self.players.pop(stream_id, None)
         if played is not None:
             played[0].remove(played[1])
+            self.server._players.pop(played[1], None)
+
+    def refusal(self, video: CodecParams | None) -> str | None:
+        """Why this client cannot play ``video``, else None: H.265 goes out only as
+        Enhanced RTMP, which a client must ask for with ``hvc1`` in ``fourCcList``
+        (Debian's ffmpeg 5.1, rtmpdump and VLC do not; they would get bytes they
+        cannot decode)."""
+        if video is not None and video.codec == "h265" and "hvc1" not in self.four_cc:
+            return HEVC_REFUSED
+        return None
+
+    def codec_changed(self, fanout: Fanout, player: Player, video: CodecParams) -> None:
+        """The played feed's video parameters change (``fanout.video``: the old ones).
+
+        A new codec mid-play (a camera reconfigured, a publisher switching) ends
+        the play before any of it is sent: NetStream.Play.Failed for a client that
+        cannot decode it, else the end of stream (UnpublishNotify, StreamEOF) as when a
+        publisher leaves: FFmpeg's FLV demuxer does not follow a codec change within
+        one stream (it fails on garbage), and a player that reconnects gets the new
+        codec from its start. New parameters of the same codec go on with a new
+        sequence header. A connection left with nothing to do after a failed play is
+        closed (the onStatus goes first): Debian's ffmpeg 5.1 would wait on silently."""
+        old = fanout.video
+        reason = self.refusal(video)
+        if reason is None and (old is None or old.codec == video.codec):
+            return
+        fanout.remove(player)
+        self.players.pop(player.stream_id, None)
+        self.server._players.pop(player, None)
+        if reason is not None:
+            log.info("rtmp %s: play %s ended: %s", self.peer, fanout.name, reason)
+            self.conn.fail_play(player.stream_id, reason)
+            if not self.players and not self.publications:
+                self._flush()
+                self.writer.close()  # ffmpeg 5.1 would otherwise wait on, playing nothing
+                return
+        else:
+            log.info("rtmp %s: play %s ended: its codec changed from %s to %s", self.peer,
+                     fanout.name, old.codec if old else None, video.codec)
+            self.conn.end_play(player.stream_id)
+        self._flush()
 
     async def _cleanup(self) -> None:
         for sid in list(self.publications) + list(self.players):
