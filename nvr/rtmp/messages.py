@@ -24,6 +24,7 @@ from nvr.rtmp.errors import ProtocolError
 ACKNOWLEDGEMENT, USER_CONTROL, WINDOW_ACK_SIZE, SET_PEER_BANDWIDTH = 3, 4, 5, 6
 AUDIO, VIDEO = 8, 9
 DATA_AMF3, COMMAND_AMF3, DATA_AMF0, COMMAND_AMF0 = 15, 17, 18, 20
+AGGREGATE = 22
 CONTROL_TYPES = (SET_CHUNK_SIZE, ABORT, ACKNOWLEDGEMENT, USER_CONTROL, WINDOW_ACK_SIZE,
                  SET_PEER_BANDWIDTH)
 
@@ -195,3 +196,29 @@ def connect_result(transaction_id: float, object_encoding: float = 0.0,
     info = status_info("status", "NetConnection.Connect.Success", "Connection succeeded.",
                        objectEncoding=object_encoding)
     return result(transaction_id, props, info)
+
+
+def split_aggregate(message: Message) -> list[Message]:
+    """The audio, video and data messages inside an aggregate (type 22): each an
+    11-byte FLV-like tag header (type, 24-bit size, timestamp with its extension
+    byte, stream id), the body and a 4-byte back pointer. Timestamps are moved from
+    the first sub-message's onto the aggregate's (modulo 2^32); the aggregate's
+    stream id is used. Anything else inside, or a length past the end, is a
+    :class:`ProtocolError`."""
+    data, out, pos, first = message.payload, [], 0, None
+    while pos < len(data):
+        if len(data) - pos < 11:
+            raise ProtocolError(f"aggregate: {len(data) - pos} stray bytes")
+        type_id, size = data[pos], int.from_bytes(data[pos + 1:pos + 4], "big")
+        ts = int.from_bytes(data[pos + 4:pos + 7], "big") | data[pos + 7] << 24
+        if type_id not in (AUDIO, VIDEO, DATA_AMF0, DATA_AMF3):
+            raise ProtocolError(f"aggregate: message type {type_id} inside")
+        end = pos + 11 + size
+        if end + 4 > len(data):
+            raise ProtocolError(f"aggregate: a {size}-byte message past its end")
+        first = ts if first is None else first
+        out.append(Message(type_id, message.stream_id,
+                           (message.timestamp + ts - first) & 0xFFFFFFFF,
+                           data[pos + 11:end]))
+        pos = end + 4
+    return out

@@ -122,6 +122,9 @@ class ServerConnection(Endpoint):
             raise ProtocolError(f"message type {t} before connect")
         elif self.streams.get(message.stream_id) != "publishing":
             return  # media nobody accepted (yet): dropped, as the refusal promised
+        elif t == msg.AGGREGATE:
+            for sub in msg.split_aggregate(message):
+                self._handle(sub, events)
         elif t in _KINDS:
             events.append(MediaReceived(message.stream_id, _KINDS[t], message.timestamp,
                                         message.payload))
