@@ -26,6 +26,7 @@ from collections.abc import Coroutine
 from typing import Any, Protocol
 
 from nvr.feed import CodecParams, Feed
+from nvr.rtmp import amf0
 from nvr.rtmp.errors import ProtocolError
 from nvr.rtmp.events import (
     ConnectionFailed,
@@ -147,6 +148,20 @@ def _peer(writer: asyncio.StreamWriter) -> str:
     return str(peer)
 
 
+def _four_ccs(event: ConnectRequested) -> list[str]:
+    """The Enhanced RTMP video codecs (of those we send) a client says it takes:
+    ``fourCcList`` (v1), or the keys of v2's ``videoFourCcInfoMap`` whose flags say
+    CanDecode (1) or CanForward (4); ``"*"`` stands for any codec (v2)."""
+    listed = list(event.four_cc_list)
+    info = event.params.get("videoFourCcInfoMap")
+    if isinstance(info, dict):
+        listed += [k for k, v in info.items()
+                   if amf0.is_finite_number(v) and 0 <= v < 2**32 and int(v) & 0b101]
+    if "*" in listed:
+        return ["hvc1", "avc1"]
+    return [f for f in ("hvc1", "avc1") if f in listed]
+
+
 class _Connection:
     """One socket: the read loop, the decisions, what it published and plays."""
 
@@ -220,9 +235,7 @@ class _Connection:
                 pub.media(event.kind, event.timestamp, event.payload)
             return False
         if isinstance(event, ConnectRequested):
-            listed = event.four_cc_list
-            self.four_cc = ["hvc1", "avc1"] if "*" in listed else [  # "*": any codec
-                f for f in listed if f in ("hvc1", "avc1")]
+            self.four_cc = _four_ccs(event)
             self.connect_query = dict(event.query)
             conn.accept_connect(chunk_size=CHUNK_SIZE, four_cc_list=self.four_cc or None)
             return True
