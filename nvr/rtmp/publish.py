@@ -46,6 +46,7 @@ class Publication:
         self.ingest = Ingest(self.started)
         self._begun = False
         self._frames: deque[tuple[float, int]] = deque()  # (wall clock, bytes) of video
+        self._frame_bytes = 0  # their sum, kept as they come and go (not summed per frame)
         self._closed = asyncio.Event()
 
     def media(self, kind: MediaKind, timestamp: int, payload: bytes) -> None:
@@ -72,8 +73,9 @@ class Publication:
     def _count(self, wallclock: float, size: int) -> None:
         frames = self._frames
         frames.append((wallclock, size))
+        self._frame_bytes += size
         while frames and frames[0][0] < wallclock - RATE_WINDOW:
-            frames.popleft()
+            self._frame_bytes -= frames.popleft()[1]
         state, params = self.state, self.ingest.video_params
         span = frames[-1][0] - frames[0][0]
         if params is not None:
@@ -82,7 +84,7 @@ class Publication:
         state.audio_codec = audio.codec if audio is not None else None
         if len(frames) > 1 and span > 0:
             state.fps = round((len(frames) - 1) / span, 2)
-            state.bitrate_kbps = round(sum(s for _, s in frames) * 8 / span / 1000, 1)
+            state.bitrate_kbps = round(self._frame_bytes * 8 / span / 1000, 1)
             state.status = "online"
 
     def close(self) -> None:
