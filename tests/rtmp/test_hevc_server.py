@@ -8,6 +8,7 @@ also when a stream they play turns to H.265, while the others play on."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import shutil
 import time
@@ -202,7 +203,9 @@ async def test_a_codec_change_ends_plays_classic_ones_with_play_failed(
             await _feed(pub, "h265", _classic, later.done, ts)
     finally:
         watcher.cancel()
-    code, out = await classic  # ffmpeg 5.1 ends as at the end of a stream (exit 0)
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+    _, out = await classic  # its exit code depends on when it noticed: not asserted
     assert f"Server error: {REFUSED}" in out, out
     ended = await enhanced
     assert ended["exit"] == 0 and ended["codec"] == "h264" and ended["frames"] < 10_000
