@@ -63,3 +63,7 @@ async def test_h264_b_frames_and_aac_play_back_in_order(tmp_path: Path) -> None:
         "B-frames: pts goes back in decode order")
     code, decoded = await _run("ffmpeg", "-v", "error", "-i", str(out), "-f", "null", "-")
     assert code == 0 and decoded.strip() == "", decoded
+    code, probe = await _run("ffprobe", "-v", "error", "-of", "json", "-show_entries",
+                             "stream=codec_name", str(out))
+    assert code == 0 and sorted(s["codec_name"] for s in json.loads(probe)["streams"]) == [
+        "aac", "h264"], probe
