@@ -153,10 +153,20 @@ export function setup({ video, camera, viewer, startLive, stopLive, state, say }
   let segments = [];
   let fps = 25;
   let shown = null; // media time of the frame on screen
+  // the recording's frame period as presented: the smallest gap between consecutive
+  // frames shown lately (a busy browser skips frames, never shows them closer), which
+  // the camera's measured fps (rough under load) only stands in for until known
+  let gaps = [];
   const watchFrames = () => {
     if (!video.requestVideoFrameCallback) return;
-    video.requestVideoFrameCallback((_now, meta) => { shown = meta.mediaTime; watchFrames(); });
+    video.requestVideoFrameCallback((_now, meta) => {
+      const gap = shown === null ? 0 : meta.mediaTime - shown;
+      if (gap > 0.005 && gap < 1) gaps = [...gaps.slice(-49), gap];
+      shown = meta.mediaTime;
+      watchFrames();
+    });
   };
+  const framePeriod = () => (gaps.length >= 5 ? Math.min(...gaps) : 1 / (fps > 0 ? fps : 25));
   watchFrames();
   dayInput.value = isoDay(Date.now());
   dayInput.max = isoDay(Date.now());
@@ -310,7 +320,7 @@ export function setup({ video, camera, viewer, startLive, stopLive, state, say }
     // from the shown frame's own time (requestVideoFrameCallback) to the middle of the
     // neighbouring frame: a playhead at a frame's edge, or a measured frame rate a
     // little off, must still land on the next picture
-    const period = 1 / (fps > 0 ? fps : 25);
+    const period = framePeriod();
     const t = video.currentTime;
     // the shown frame starts within a period before the playhead; an older one is a
     // callback that did not come for the last frame (paused), so the playhead it is
