@@ -84,16 +84,17 @@ async def test_publish_with_key_plays_back_and_refusals(tmp_path):
             assert isinstance(await app.publish(bad, {"key": KEY}, "peer"), str), bad
         assert len(registry) == 0 and hub.events == []
 
-        publisher = asyncio.create_task(_run(*_publisher(f"{base}/x?key={KEY}", 5)))
+        publisher = asyncio.create_task(_run(*_publisher(f"{base}/x?key={KEY}", 6)))
         await wait_until(lambda: (f := registry.get("live/x")) is not None and f.stats.frames > 5,
                          15, "the published feed", 0.05)
         source = registry.source("live/x")
         assert source is not None and source.state.codec == "h264"
-        code, out = await _run(*_publisher(f"{base}/x?key={KEY}", 1))
-        assert code != 0, "a second publisher to a live name is refused"
-
+        # the player starts at once (on a busy machine ffmpeg takes a while to start; the
+        # stream must still be on when it asks for it), the second publisher meanwhile
         play = asyncio.create_task(_run("ffmpeg", "-v", "error", "-i", f"{base}/x", "-t",
                                         "1.5", "-c", "copy", str(tmp_path / "x.flv")))
+        code, out = await _run(*_publisher(f"{base}/x?key={KEY}", 1))
+        assert code != 0, "a second publisher to a live name is refused"
         await wait_until(lambda: any(s["players"] for s in app.streams()), 15, "a player", 0.05)
         [row] = [s for s in app.streams() if s["source"] == "publisher"]  # + cam1, cam2
         assert row["name"] == "live/x" and row["source"] == "publisher"
