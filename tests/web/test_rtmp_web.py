@@ -161,6 +161,22 @@ def test_system_page_rtmp_section(site):
     assert '<script type="module" src="/static/js/copy.js">' in html
 
 
+def test_system_page_says_who_plays_h265(site):
+    def notes() -> list[str]:
+        html = _admin(site).get("/system").text
+        section = html[html.index('class="card sys-rtmp"'):html.index("sys-alerts")]
+        return re.findall(r'<p class="rtmp-note muted">(.*?)</p>', section)
+
+    assert notes() == []  # H.264 plays everywhere
+    pub = site.services.registry.source("live/studio")
+    pub.state.codec = "h265"
+    try:
+        [note] = notes()
+    finally:
+        pub.state.codec = "h264"
+    assert "Enhanced RTMP players only" in note and "-rtmp_enhanced_codecs hvc1" in note
+
+
 def test_dashboard_pushed_streams_for_admins_only(site):
     html = _admin(site).get("/").text
     assert "Pushed streams" in html and not any(s in html for s in SECRETS)
