@@ -273,7 +273,8 @@ def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     proc = nvr_process(cfg, tmp / "nvr.log")
     live = Live(cfg, f"http://127.0.0.1:{port}")
     try:
-        eventually(lambda: _healthy(live, proc), "nvr serves HTTP", within=30)
+        # on a busy machine start-up (imports, migrations, password hashing) takes a while
+        eventually(lambda: _healthy(live, proc), "nvr serves HTTP", within=60)
         ok(live.cli("user", "add", "carol", "--role", "viewer", stdin=f"{USERS['carol']}\n"))
         add_users(url, {name: USERS[name] for name in ("dave", "erin")})
         yield live
