@@ -38,7 +38,7 @@ def streams(app: RtmpApp, now: float | None = None) -> list[dict[str, Any]]:
     now = time.time() if now is None else now
     server, registry = app.server, app.registry
     # stream name → the camera feed it plays (republished and recorded streams)
-    known: dict[str, str] = {**app.republished, **getattr(app, "recorded", {})}
+    known: dict[str, str] = {**app.republished, **app.recorded}
     out: dict[str, dict[str, Any]] = {}
     for name, feed_name in known.items():
         fanout = server.fanouts.get(name)
