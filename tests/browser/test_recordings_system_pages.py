@@ -42,6 +42,7 @@ SIZES = {"desktop": DESKTOP, "phone": PHONE}
 
 async def screenshot(page: Page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.evaluate("window.scrollTo(0, 0)")  # else the sticky bar lands mid-page
     await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True,
                           animations="disabled", caret="hide")
 

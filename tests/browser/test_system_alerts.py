@@ -72,7 +72,7 @@ async def test_system_page_lists_deliveries(tmp_path) -> None:
                 await expect(section.locator("tbody tr")).to_have_count(4)  # start and end each
                 await expect(section.get_by_text("Connect", exact=False)).to_be_visible()
                 SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-                await section.scroll_into_view_if_needed()
+                await page.evaluate("window.scrollTo(0, 0)")  # else the sticky bar lands mid-page
                 await page.screenshot(path=str(SCREENSHOTS / "system-alerts-desktop.png"),
                                       full_page=True, animations="disabled", caret="hide")
                 await context.close()

@@ -2,6 +2,7 @@
 // area (timeline, transport) is wired by playback.js when recordings exist.
 
 import { setStatus } from "./api.js";
+import { plainError } from "./errors.js";
 import { LiveView } from "./live.js";
 
 const viewer = document.getElementById("viewer");
@@ -33,7 +34,7 @@ export function startLive() {
       if (status === "online") say("");
       else if (status === "reconnecting") say("Connection lost — reconnecting…");
       else if (status === "missing") say("This camera does not exist.");
-      else if (status !== "connecting") say(error || "The camera is offline.");
+      else if (status !== "connecting") say(plainError(error) || "The camera is offline.");
     },
     onNote: (text) => {
       const note = document.getElementById("stage-note");

@@ -3,6 +3,7 @@
 // moment, in step).
 
 import { api, setStatus, timeOfDay } from "./api.js";
+import { plainError } from "./errors.js";
 import { LiveView } from "./live.js";
 
 const tiles = document.getElementById("tiles");
@@ -35,7 +36,9 @@ function startLive(tile) {
         tile.className = tile.className.replace(/\bis-\S+/, `is-${status}`);
       }
       tileMessage(tile, status === "online" ? "" :
-        status === "reconnecting" ? "Reconnecting…" : error || "");
+        status === "reconnecting" ? "Reconnecting…" :
+        status === "connecting" ? plainError(error) || "Connecting…" :
+        plainError(error) || "Camera offline");
     },
     onLag: (_lag, lastFrame) => {
       if (lastFrame) tile.querySelector("[data-role=time]").textContent =
@@ -82,7 +85,7 @@ async function refreshStatuses() {
       if (!tile) continue;
       setStatus(tile.querySelector("[data-role=status]"), camera.status);
       if (camera.status !== "online" && !views.has(camera.name)) {
-        tileMessage(tile, camera.last_error || "");
+        if (camera.last_error) tileMessage(tile, plainError(camera.last_error));
       }
       if (camera.last_frame) {
         tile.querySelector("[data-role=time]").textContent = timeOfDay(new Date(camera.last_frame));

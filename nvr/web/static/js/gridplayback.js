@@ -24,6 +24,7 @@ export function setup(tiles, { startLive, stopLive }) {
   toggle.hidden = false;
   toggle.addEventListener("click", () => {
     form.hidden = !form.hidden;
+    toggle.setAttribute("aria-pressed", String(!form.hidden));
     if (!form.hidden && !input.value) input.value = localInputValue(Date.now() - 10 * 60000);
   });
 
@@ -97,6 +98,7 @@ export function setup(tiles, { startLive, stopLive }) {
       startLive(tile);
     }
     form.hidden = true;
+    toggle.setAttribute("aria-pressed", "false");
   });
 
   window.nvrGrid = { sessions, sharedWall: () => (origin ? sharedWall() : null) };

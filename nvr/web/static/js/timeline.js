@@ -160,15 +160,25 @@ export class Timeline {
     const barHeight = height - barTop - 6;
     g.fillStyle = "#11151c";
     g.fillRect(0, barTop, width, barHeight);
-    // gaps: hatched, so a hole in the recording reads as a hole
-    g.fillStyle = "#1d2330";
+    // gaps: fine diagonal hatching, so a hole in the recording reads as a hole
+    // without the bar turning into a barcode
+    g.strokeStyle = "#252c38";
+    g.lineWidth = 1;
     for (const [a, b] of this.gaps) {
-      const x0 = this.xOf(a, width);
-      const x1 = this.xOf(b, width);
-      if (x1 < 0 || x0 > width) continue;
-      for (let x = Math.floor(Math.max(0, x0) / 6) * 6; x < Math.min(width, x1); x += 6) {
-        g.fillRect(x, barTop, 2, barHeight);
+      const x0 = Math.max(0, this.xOf(a, width));
+      const x1 = Math.min(width, this.xOf(b, width));
+      if (x1 <= x0) continue;
+      g.save();
+      g.beginPath();
+      g.rect(x0, barTop, x1 - x0, barHeight);
+      g.clip();
+      g.beginPath();
+      for (let x = Math.floor((x0 - barHeight) / 8) * 8; x < x1; x += 8) {
+        g.moveTo(x + 0.5, barTop + barHeight);
+        g.lineTo(x + barHeight + 0.5, barTop);
       }
+      g.stroke();
+      g.restore();
     }
     g.fillStyle = "#2f6fe4";
     for (const [a, b] of this.spans) {
