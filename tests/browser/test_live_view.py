@@ -49,6 +49,9 @@ async def test_dashboard_tiles_play_live(site, browse):
     state = await _plays(page, '[data-camera="front"] video')
     assert state["w"] == 320
     await expect(tiles.filter(has_text="garage")).to_contain_text("Offline")
+    reason = tiles.filter(has_text="garage").locator(".tile-message")
+    await expect(reason).to_contain_text("connection refused")  # in words, not errno
+    assert "Errno" not in (await reason.text_content() or "")
     await page.screenshot(path=SCREENSHOTS / "dashboard-desktop.png")
     await page.get_by_role("button", name="1", exact=True).click()
     await expect(page.locator("#tiles")).to_have_class("tiles layout-1")
@@ -77,6 +80,17 @@ async def test_camera_page_live_stays_near_the_live_edge(site, browse):
     assert problems(console) == []
 
 
+async def test_an_offline_camera_says_why_in_plain_words(site, browse):
+    page, _ = await browse()
+    await page.goto("/cameras/garage")
+    await sign_in(page, "admin", site.password("admin"))
+    message = page.locator("#stage-message")
+    await expect(message).to_be_visible()
+    text = await message.text_content() or ""
+    assert "Errno" not in text and "Connect call failed" not in text, text
+    await page.screenshot(path=SCREENSHOTS / "camera-offline-desktop.png")
+
+
 async def test_account_page(site, browse):
     for name, options in (("desktop", {}), ("phone", PHONE)):
         page, console = await browse(**options)
@@ -94,6 +108,7 @@ async def test_a_viewer_cannot_open_another_camera(site, browse):
     await sign_in(page, "maria", site.password("maria"))
     await expect(page.get_by_role("heading", name="Not found")).to_be_visible()
     assert "No such camera." in await page.content()
+    await page.screenshot(path=SCREENSHOTS / "error-desktop.png")
 
 
 async def test_phone_layout(site, browse):

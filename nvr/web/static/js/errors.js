@@ -6,13 +6,13 @@
 
 const RULES = [
   [/errno 111|connection refused|connect call failed/i,
-    (where) => `Nothing answers${where} (connection refused). Is the device on and the address right?`],
+    (where) => `Nothing answers${where} (connection refused): is it on, and is the address right?`],
   [/errno 113|no route to host|errno 101|network is unreachable/i,
-    (where) => `Can't reach the device${where}: no route to it on the network.`],
+    (where) => `Can't reach anything${where}: no route on the network.`],
   [/errno -[235]|name or service not known|name resolution|nodename nor servname/i,
     () => "The host name does not resolve: check the address."],
   [/did not answer in time|timed out|timeout/i,
-    (where) => `No answer${where} in time. The device may be busy or off.`],
+    (where) => `No answer${where} in time: it may be busy, off or unreachable.`],
   [/answered 401|unauthori[sz]ed/i,
     () => "The camera refused the username or password."],
   [/answered 404/i,
