@@ -1,8 +1,9 @@
 """Feed access units → fMP4 for a browser's MediaSource: one fragment per frame.
 
-A live viewer subscribes to a feed with ``start="keyframe"`` and hands every
-access unit to :meth:`LiveMuxer.push`; what comes back goes to the browser as
-it is: first :attr:`LiveMuxer.init` (``ftyp``+``moov``), then each fragment
+The live view subscribes to a feed with ``start="keyframe"`` and hands every
+access unit to :meth:`LiveMuxer.push`, once per feed (``nvr.live.stream.SharedMux``:
+every viewer of the feed gets the same bytes); what comes back goes to the browser
+as it is: first :attr:`LiveMuxer.init` (``ftyp``+``moov``), then each fragment
 (``moof``+``mdat``) as soon as its frame arrives, so latency is one frame's
 transport, not a GOP. :attr:`LiveMuxer.mime` is the type to give
 ``MediaSource.isTypeSupported`` and ``addSourceBuffer``.

@@ -123,3 +123,27 @@ async def test_status_changes_are_said(h264):
         "status": "offline", "error": "cam1: connection refused"}
     await messages.aclose()
     assert feed.subscribers == []  # closing the stream unsubscribes
+
+
+async def test_the_viewers_of_a_feed_get_the_same_fragments(h264, tmp_path):
+    params, frames = h264
+    feed = Feed("cam")
+    feed.begin(None)
+    first = LiveStream(feed).messages()
+    feed.publish(_au(params, frames[0]))
+    early = [await asyncio.wait_for(anext(first), 5) for _ in range(3)]  # mime, init, key
+    for frame in frames[1: FPS + 5]:  # the second GOP is 5 frames in
+        feed.publish(_au(params, frame))
+    late = LiveStream(feed).messages()
+    joined = [await asyncio.wait_for(anext(late), 5) for _ in range(2 + 5)]
+    early += [await asyncio.wait_for(anext(first), 5) for _ in range(FPS + 4)]
+    assert joined[0] == early[0] and joined[1] == early[1]  # mime, init
+    # the same frame is the same bytes for both: muxed once
+    assert all(a is b for a, b in zip(joined[2:], early[-5:], strict=True))
+    path = tmp_path / "late.mp4"
+    path.write_bytes(b"".join(m for m in joined[1:] if isinstance(m, bytes)))
+    assert decode_errors(path) == ""
+    assert len(video_frames(path)) == 5
+    await first.aclose()
+    await late.aclose()
+    assert feed.subscribers == []  # the shared muxer leaves with the last viewer
