@@ -2,8 +2,9 @@
 
 The recorder's errors are log lines ("camera garage: cannot connect to ...: [Errno 111]
 Connect call failed (...)"); an admin reading the page gets what went wrong in words,
-with the log line still in the tooltip. static/js/errors.js holds the same table for the
-live tiles and the player (checked in tests/browser/test_live_view.py).
+with the log line still in the tooltip. The rules are static/js/plain_errors.json, which
+static/js/errors.js reads for the live tiles and the player (checked in
+tests/browser/test_live_view.py).
 """
 
 from nvr.web.pages.render import TEMPLATES
@@ -32,3 +33,12 @@ def test_known_errors_in_words() -> None:
 def test_an_unknown_error_passes_through_unchanged() -> None:
     html = plain("only corrupt frames arrive")
     assert html == '<span class="sys-cam-error">only corrupt frames arrive</span>'
+
+
+def test_the_rules_file_is_what_both_sides_read() -> None:
+    from nvr.web.plain_errors import RULES_FILE, plain_error
+
+    assert RULES_FILE.name == "plain_errors.json" and RULES_FILE.parent.name == "js"
+    assert plain_error("camera x: cannot connect to h:1: no route to host") == (
+        "Can't reach anything at h:1: no route on the network.")
+    assert plain_error(None) == ""

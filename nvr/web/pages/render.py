@@ -11,8 +11,10 @@ from starlette.responses import Response
 
 from nvr import __version__
 from nvr.web.guard import CSRF_COOKIE
+from nvr.web.plain_errors import plain_error
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
+TEMPLATES.env.globals["plain"] = plain_error  # errors in words (templates/_errors.html)
 MAX_NEXT = 2000
 
 
