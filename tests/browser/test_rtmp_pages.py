@@ -60,7 +60,8 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
                 "-pix_fmt", "yuv420p", "-g", "50", "-f", "flv",
                 f"rtmp://127.0.0.1:{port}/live/studio?key={PUBLISH_KEY}",
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL))
-            await asyncio.sleep(1)  # the publisher first
+            await wait_until(lambda: "live/studio" in nvr.nvr.registry, 15,
+                             "the publisher on live/studio")  # before its player
             player = await asyncio.create_subprocess_exec(  # copies, decodes nothing
                 "ffmpeg", "-nostdin", "-v", "error", "-i",
                 f"rtmp://127.0.0.1:{port}/live/studio?key={PLAY_KEY}", "-c", "copy",

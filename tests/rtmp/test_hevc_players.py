@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fmp4.fmp4_media import encode_video
+from nvrharness import wait_until
 
 from nvr.feed import VIDEO_CLOCK, AccessUnit, Feed
 from nvr.rtmp import amf0
@@ -95,13 +96,6 @@ class Player:
             await self._task
 
 
-async def _until(check: Any, what: str) -> None:
-    deadline = time.monotonic() + 10
-    while not check():
-        assert time.monotonic() < deadline, f"10 s without {what}"
-        await asyncio.sleep(0.01)
-
-
 @contextlib.asynccontextmanager
 async def _serving(feed: Feed) -> AsyncIterator[int]:
     server = RtmpServer(App(feed))
@@ -150,7 +144,8 @@ def _hevc(video: list[bytes]) -> bool:
 
 async def test_h265_goes_only_to_clients_that_ask_for_it() -> None:
     async with _camera_feed(h265=True) as (feed, _), _serving(feed) as port:
-        await _until(lambda: feed.video is not None, "the camera")  # refused at play
+        # the codec is known before the players ask: refusals happen at play
+        await wait_until(lambda: feed.video is not None, 10, "the camera", 0.01)
         players = {name: Player(port, extra) for name, extra in {
             "classic": {}, "other codecs": {"fourCcList": ["av01", "vp09"]},
             "v1": {"fourCcList": ["hvc1"]}, "any": {"fourCcList": ["*"]},
@@ -160,10 +155,11 @@ async def test_h265_goes_only_to_clients_that_ask_for_it() -> None:
         for p in players.values():
             await p.start()
         takers = [players[n] for n in ("v1", "any", "v2")]
-        await _until(lambda: all(_hevc(p.video()) for p in takers), "H.265 to takers")
+        await wait_until(lambda: all(_hevc(p.video()) for p in takers), 10,
+                         "H.265 to takers", 0.01)
         for name in ("classic", "other codecs", "v2 encode only"):
             player = players[name]
-            await _until(lambda p=player: p.closed or p.statuses(), name)
+            await wait_until(lambda p=player: p.closed or p.statuses(), 10, name, 0.01)
             assert player.statuses() == [("error", "NetStream.Play.Failed", HEVC_REFUSED)]
             assert player.video() == [], name
         for p in takers:
@@ -178,14 +174,15 @@ async def test_a_codec_change_ends_each_play_before_the_new_codec() -> None:
         classic, taker = Player(port, {}), Player(port, {"fourCcList": ["hvc1"]})
         await classic.start()
         await taker.start()
-        await _until(lambda: len(classic.video()) > 5 and len(taker.video()) > 5, "H.264")
+        await wait_until(lambda: len(classic.video()) > 5 and len(taker.video()) > 5, 10,
+                         "H.264", 0.01)
         switch.set()
-        await _until(lambda: classic.closed and taker.eof(), "the plays ended")
+        await wait_until(lambda: classic.closed and taker.eof(), 10, "the plays ended", 0.01)
         assert classic.statuses()[-1] == ("error", "NetStream.Play.Failed", HEVC_REFUSED)
         assert taker.statuses()[-1][:2] == ("status", "NetStream.Play.UnpublishNotify")
         assert not _hevc(classic.video()) and not _hevc(taker.video())
         late = Player(port, {"fourCcList": ["hvc1"]})  # playing again: the new codec
         await late.start()
-        await _until(lambda: _hevc(late.video()), "H.265 to a new player")
+        await wait_until(lambda: _hevc(late.video()), 10, "H.265 to a new player", 0.01)
         for p in (classic, taker, late):
             await p.stop()

@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,14 +36,6 @@ class Rig:
     nginx: NginxRtmp
     feed: Feed
     pusher: Pusher
-
-
-async def _until(check: Callable[[], Any], within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 async def _probe(url: str) -> list[dict[str, Any]]:
@@ -113,7 +104,7 @@ async def rig(peers: Peers) -> AsyncIterator[Rig]:
 
 
 async def test_a_pushed_camera_plays_back_from_nginx(rig: Rig) -> None:
-    await _until(lambda: rig.pusher.state.status == "pushing", 15, "pushing")
+    await wait_until(lambda: rig.pusher.state.status == "pushing", 15, "pushing", 0.1)
     url = rig.nginx.url(KEY)
     streams = {s["codec_type"]: s for s in await _probe(url)}
     assert streams["video"]["codec_name"] == "h264"
@@ -127,14 +118,14 @@ async def test_a_pushed_camera_plays_back_from_nginx(rig: Rig) -> None:
 
 
 async def test_nginx_going_away_and_back_is_retried_without_showing_the_key(rig: Rig) -> None:
-    await _until(lambda: rig.pusher.state.status == "pushing", 15, "pushing")
+    await wait_until(lambda: rig.pusher.state.status == "pushing", 15, "pushing", 0.1)
     before = rig.pusher.state.reconnects
     await asyncio.to_thread(rig.nginx.stop)
-    await _until(lambda: rig.pusher.state.status == "retrying", 10, "retrying")
+    await wait_until(lambda: rig.pusher.state.status == "retrying", 10, "retrying", 0.1)
     error = rig.pusher.state.last_error
     assert error and KEY not in error and KEY not in rig.pusher.state.url
     await asyncio.to_thread(rig.nginx.start)
-    await _until(lambda: rig.pusher.state.status == "pushing", 20, "pushing again")
+    await wait_until(lambda: rig.pusher.state.status == "pushing", 20, "pushing again", 0.1)
     assert rig.pusher.state.reconnects > before
     sent = rig.pusher.state.bytes_sent
     assert any(s["codec_name"] == "h264" for s in await _probe(rig.nginx.url(KEY)))

@@ -20,6 +20,11 @@ class Socket:
     def __init__(self) -> None:
         self.chunks: list[bytes] = []
         self.full = 0  # what buffered() reports
+        self.written = asyncio.Event()  # set at each write
+
+    def write(self, data: bytes) -> None:
+        self.chunks.append(data)
+        self.written.set()
 
     def messages(self) -> list[tuple[int, int, bytes]]:
         reader = ChunkReader()
@@ -28,8 +33,16 @@ class Socket:
 
 
 def _player(sock: Socket) -> Player:
-    return Player(ServerConnection(), 1, "127.0.0.1:1", sock.chunks.append,
+    return Player(ServerConnection(), 1, "127.0.0.1:1", sock.write,
                   lambda: sock.full)
+
+
+async def _written(sock: Socket, frames: int) -> None:
+    """Until the fan-out (a task) has written ``frames`` video frames to ``sock``."""
+    async with asyncio.timeout(5):
+        while sum(t == 9 and p[1] == 1 for t, _, p in sock.messages()) < frames:
+            sock.written.clear()
+            await sock.written.wait()
 
 
 async def test_players_share_bytes_late_joiner_gets_gop_full_player_skips_to_keyframe():
@@ -46,17 +59,17 @@ async def test_players_share_bytes_late_joiner_gets_gop_full_player_skips_to_key
     for au in aus[:5]:
         feed.publish(au)
         feed.publish(AccessUnit(PCMA, 0, 0, True, au.wallclock, b"\xd5" * 160))
-    await asyncio.sleep(0.05)
+    await _written(a, 5)
     pb = _player(b)
     fanout.add(pb)  # late: metadata, headers and the GOP at once
     b.full = 5000  # and then its socket is full
     for au in aus[5:15]:
         feed.publish(au)
-    await asyncio.sleep(0.05)
+    await _written(a, 15)
     b.full = 0
     for au in aus[15:]:
         feed.publish(au)
-    await asyncio.sleep(0.05)
+    await _written(a, 30)
     feed.close()
     await asyncio.wait_for(task, 5)
     fanout.add(_player(c))  # nothing left: no crash

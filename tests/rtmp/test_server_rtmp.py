@@ -54,6 +54,15 @@ def _app(registry: FeedRegistry, hub: Hub | None = None, **kw: Any) -> RtmpApp:
     return RtmpApp(config, registry, cast(EventHub, hub), **kw)
 
 
+def _seconds_sent(app: RtmpApp, name: str, feed: Feed) -> float:
+    """Seconds of the feed's 25 fps video sent to the first player of ``name``, by the
+    feed's mean frame size."""
+    fanout = app.server.fanouts.get(name)
+    if fanout is None or not fanout.players or not feed.stats.frames:
+        return 0.0
+    return fanout.players[0].bytes_sent / (feed.stats.bytes / feed.stats.frames * 25)
+
+
 def _streams(path: Path) -> list[str]:
     out = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-of", "json",
                           "-show_entries", "stream=codec_name,codec_type,nb_read_frames",
@@ -139,17 +148,19 @@ async def test_republished_camera_to_ffprobe_rtmpdump_and_a_stalled_player(tmp_p
     await app.start()
     base = f"rtmp://127.0.0.1:{app.ports[0]}/live"
     try:
-        await asyncio.sleep(0.3)
+        await wait_until(lambda: cam1.gop, 10, "cam1's first keyframe", 0.02)
         code, out = await _run("ffprobe", "-v", "error", "-of", "json", "-show_entries",
                                "stream=codec_name,width,height", f"{base}/cam1")
         assert code == 0, out
         assert json.loads(out)["streams"] == [
             {"codec_name": "h264", "width": 320, "height": 240}]
-        # rtmpdump ignores --stop on a live stream: stopped by SIGINT after 2 s
+        # rtmpdump ignores --stop on a live stream: stopped by SIGINT once it has had
+        # a second of video (25 frames sent to it)
         dump = await asyncio.create_subprocess_exec(
             "rtmpdump", "-q", "-v", "-r", f"{base}/cam1", "-o", str(tmp_path / "cam1.flv"),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-        await asyncio.sleep(2)
+        await wait_until(lambda: _seconds_sent(app, "live/cam1", cam1) >= 1, 15,
+                         "a second of video to rtmpdump", 0.05)
         dump.send_signal(signal.SIGINT)
         await dump.wait()
         assert _streams(tmp_path / "cam1.flv") == ["h264"]
@@ -169,9 +180,9 @@ async def test_republished_camera_to_ffprobe_rtmpdump_and_a_stalled_player(tmp_p
             await wait_until(lambda: len(app.server.fanouts["live/cam2"].players) == 1, 20,
                              "the stalled player dropped", 0.05)
             sent = app.server.fanouts["live/cam2"].players[0].bytes_sent
-            await asyncio.sleep(0.5)
+            await wait_until(lambda: app.server.fanouts["live/cam2"].players[0].bytes_sent
+                             > sent, 10, "the other player going on", 0.05)
             assert normal.returncode is None
-            assert app.server.fanouts["live/cam2"].players[0].bytes_sent > sent
         finally:
             for proc in (slow, normal):
                 if proc.returncode is None:
