@@ -21,12 +21,12 @@ from urllib.parse import urlsplit
 from starlette.requests import HTTPConnection
 
 from nvr.config import Config
+from nvr.config.rtmp import APP
 from nvr.config.types import split_host_port
 from nvr.web.services import PushStateLike, Services
 
 __all__ = ["RtmpSummary", "play_host", "push_rows", "pushed_only", "stream_rows", "summary"]
 
-APP = "live"
 _HOST_RE = re.compile(r"^[A-Za-z0-9.:-]{1,253}$")  # a name or an address, nothing else
 
 

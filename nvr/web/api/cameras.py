@@ -13,6 +13,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 from starlette.requests import Request
 
+from nvr.config.rtmp import published_stream
 from nvr.web.api.deps import ServicesDep, UserDep
 from nvr.web.api.recordings import iso
 from nvr.web.rtmp_view import play_host, push_rows, pushed_only, stream_rows
@@ -87,7 +88,7 @@ def _source_kind(services: Services, name: str, source: Any) -> str:
         return str(getattr(source, "kind", "rtsp"))
     configs = services.config.cameras if services.config is not None else []
     url = next((c.url for c in configs if c.name == name), "")
-    return "rtmp" if url.lower().startswith(("rtmp://", "rtmps://")) else "rtsp"
+    return "rtmp" if published_stream(url) is not None else "rtsp"
 
 
 def _play_url(rows: list[dict[str, Any]], camera: str) -> str | None:
