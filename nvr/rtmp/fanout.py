@@ -60,7 +60,9 @@ _FOURCC_IDS = {"h264": 7, "h265": int.from_bytes(b"hvc1", "big")}
 class Player:
     """One playing stream of one connection; ``write`` sends bytes to its socket and
     ``buffered`` says how many wait there; ``on_stall`` (e.g. the transport's
-    ``abort``) ends a connection whose player stalled."""
+    ``abort``) ends a connection whose player stalled; ``on_video(fanout, player,
+    params)`` is told new video parameters before they go out (``fanout.video`` is
+    still the old ones) and may end the play."""
 
     conn: ServerConnection
     stream_id: int
@@ -73,6 +75,7 @@ class Player:
     skipping: bool = False
     drained_at: float = field(default_factory=time.monotonic)
     on_stall: Callable[[], None] | None = None
+    on_video: Callable[[Fanout, Player, CodecParams], None] | None = None
     # the players that share one encoding of a message: same chunk size and stream id
     # (the server sets its chunk size at connect, before any play)
     group: int = field(init=False)
@@ -117,8 +120,7 @@ class Fanout:
 
     def __init__(self, name: str, feed: Feed, *, max_queue: int = MAX_QUEUE,
                  stall_timeout: float = STALL_TIMEOUT,
-                 on_empty: Callable[[Fanout], None] | None = None,
-                 on_video: Callable[[Fanout, CodecParams], None] | None = None) -> None:
+                 on_empty: Callable[[Fanout], None] | None = None) -> None:
         self.name = name
         self.feed = feed
         self.players: list[Player] = []
@@ -128,7 +130,6 @@ class Fanout:
         self.started = time.time()
         self.bytes_in = 0  # FLV bytes converted, for the bitrate
         self._on_empty = on_empty
-        self._on_video = on_video  # told new video parameters before players get them
         self._timeline = flv.Timeline()
         self._video: CodecParams | None = None
         self._audio: CodecParams | None = None
@@ -218,8 +219,9 @@ class Fanout:
         if video and au.params is not self._video:
             if not au.keyframe:
                 return  # new parameters start at a keyframe
-            if self._on_video is not None:
-                self._on_video(self, au.params)  # may end plays (self.video: the old)
+            for player in list(self.players):  # they may end their plays
+                if player.on_video is not None:
+                    player.on_video(self, player, au.params)
             self._video = au.params
             headers.append(("video", flv.video_sequence_header(au.params)))
         elif not video and not _aac(au.params):

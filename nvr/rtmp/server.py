@@ -80,7 +80,6 @@ class RtmpServer:
         self.max_queue = max_queue
         self.fanouts: dict[str, Fanout] = {}
         self.publications: dict[str, Publication] = {}
-        self._players: dict[Player, _Connection] = {}  # for a codec change mid-play
         self._servers: list[asyncio.Server] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -122,19 +121,10 @@ class RtmpServer:
         fanout = self.fanouts.get(name)
         if fanout is None or fanout.feed is not feed:
             fanout = Fanout(name, feed, max_queue=self.max_queue,
-                            stall_timeout=self.stall_timeout, on_empty=self._ended,
-                            on_video=self._video_changed)
+                            stall_timeout=self.stall_timeout, on_empty=self._ended)
             self.fanouts[name] = fanout
             self._spawn(fanout.run(), f"rtmp fanout {name}")
         return fanout
-
-    def _video_changed(self, fanout: Fanout, params: CodecParams) -> None:
-        """New video parameters are about to go out: players whose client cannot
-        decode them are failed and removed first (see :meth:`_Connection.refusal`)."""
-        for player in list(fanout.players):
-            owner = self._players.get(player)
-            if owner is not None:
-                owner.codec_changed(fanout, player, params)
 
     def _ended(self, fanout: Fanout) -> None:
         if self.fanouts.get(fanout.name) is fanout:
@@ -268,9 +258,9 @@ class _Connection:
             fanout = self.server._fanout(name, feed)
             player = Player(conn, event.stream_id, self.peer, self.writer.write,
                             self.writer.transport.get_write_buffer_size,
-                            on_stall=self.writer.transport.abort)
+                            on_stall=self.writer.transport.abort,
+                            on_video=self.codec_changed)
             self.players[event.stream_id] = (fanout, player)
-            self.server._players[player] = self
             fanout.add(player)
             return True
         if isinstance(event, StreamDeleted):
@@ -289,7 +279,6 @@ class _Connection:
         played = self.players.pop(stream_id, None)
         if played is not None:
             played[0].remove(played[1])
-            self.server._players.pop(played[1], None)
 
     def refusal(self, video: CodecParams | None) -> str | None:
         """Why this client cannot play ``video``, else None: H.265 goes out only as
@@ -317,7 +306,6 @@ class _Connection:
             return
         fanout.remove(player)
         self.players.pop(player.stream_id, None)
-        self.server._players.pop(player, None)
         if reason is not None:
             log.info("rtmp %s: play %s ended: %s", self.peer, fanout.name, reason)
             self.conn.fail_play(player.stream_id, reason)
