@@ -112,10 +112,11 @@ async def test_click_on_the_timeline_plays_the_recording_there(site, browse):
     first = await until(page, lambda s: s["w"] > 0 and s["wall"] and not s["paused"],
                         what="playback to start")
     assert abs(first["wall"] - target) < 3000  # where we clicked (one timeline pixel ~0.5 s)
-    later = await until(page, lambda s: s["wall"] > first["wall"] + 3000, what="3 s played")
-    # 2 s segments: three seconds of playback crossed at least one boundary, no stall
-    # (less than 3 s of media when a gap the camera left under load was skipped)
-    assert later["t"] > first["t"] + 2.0
+    # 2 s segments: 2.5 s of media played crosses at least one boundary without a stall
+    # (the wall clock may run further: a gap the camera left under load is skipped)
+    later = await until(page, lambda s: s["t"] > first["t"] + 2.5 and not s["paused"],
+                        what="2.5 s of media played")
+    assert later["wall"] > first["wall"] + 2000
     await page.screenshot(path=SCREENSHOTS / "camera-playback-desktop.png")
     assert problems(console) == []
 
