@@ -175,6 +175,13 @@ async def test_the_page_lists_events_with_thumbnails(site, events, size):
     await expect(offline.locator("img")).to_have_count(0)  # the placeholder instead
     await expect(offline.locator(".ev-placeholder")).to_contain_text("No snapshot")
     await expect(offline.get_by_text("25 s")).to_be_visible()
+    # a clip is offered where there is one: motion, not an offline camera or a gap
+    await expect(offline.get_by_role("link", name="Play", exact=True)).to_be_visible()
+    await expect(offline.get_by_role("link", name="Download clip")).to_have_count(0)
+    await expect(card(page, site, "old_gap").get_by_role("link", name="Download clip")
+                 ).to_have_count(0)
+    await expect(card(page, site, "old_motion").get_by_role("link", name="Download clip")
+                 ).to_have_count(1)
     await expect(card(page, site, "online").locator(".ev-duration")).to_have_count(0)  # instant
     recorded = card(page, site, "recorded")
     await expect(recorded.get_by_text("3.0 s")).to_be_visible()

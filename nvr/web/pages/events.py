@@ -22,6 +22,7 @@ from fastapi import APIRouter, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from nvr.alerts.webhook import CLIP_TYPES
 from nvr.config.webhooks import EVENT_TYPES
 from nvr.events.query import Cursor, EventFilter, EventView
 from nvr.recording.timeline import US, parse_day
@@ -48,7 +49,7 @@ class Card:
     label: str
     seconds: float | None  # None while ongoing
     play_url: str | None  # None: the camera is no longer configured
-    clip_url: str
+    clip_url: str | None  # None: the type has no clip (an offline camera, a gap)
     snapshot_url: str | None
 
 
@@ -66,7 +67,8 @@ def _card(services: Services, event: EventView, now_us: int) -> Card:
     return Card(
         event=event, label=LABELS.get(event.type, event.type.replace("_", " ").capitalize()),
         seconds=None if event.end_us is None else (event.end_us - event.start_us) / US,
-        play_url=play, clip_url=f"/api/events/{event.id}/clip.mp4",
+        play_url=play,
+        clip_url=f"/api/events/{event.id}/clip.mp4" if event.type in CLIP_TYPES else None,
         snapshot_url=f"/api/events/{event.id}/snapshot.jpg" if event.snapshot_path else None)
 
 
