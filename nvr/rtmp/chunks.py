@@ -246,6 +246,14 @@ def encode_message(message: Message, csid: int, chunk_size: int) -> bytes:
     return _chunks(message, csid, _check_chunk_size(chunk_size), 0, message.timestamp & _MASK32)
 
 
+def encode_delta(message: Message, csid: int, chunk_size: int, delta: int) -> bytes:
+    """``message`` as format-1 chunks: its timestamp is ``delta`` (modulo 2^32) after
+    the previous message on ``csid``, and its stream id that message's. The same
+    bytes serve every receiver whose last message on ``csid`` had this stream id and
+    a timestamp ``delta`` before this one, whatever that timestamp was."""
+    return _chunks(message, csid, _check_chunk_size(chunk_size), 1, delta & _MASK32)
+
+
 def _basic_header(fmt: int, csid: int) -> bytes:
     if 2 <= csid <= 63:
         return bytes(((fmt << 6) | csid,))

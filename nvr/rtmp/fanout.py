@@ -3,14 +3,18 @@
 A :class:`Fanout` exists per played feed while it has players: one
 subscription to the Feed (``start="keyframe"``, so the first player starts from
 the cached GOP at once), each access unit converted to an FLV tag body
-(:mod:`nvr.rtmp.flv`) and chunked once per (chunk size, stream id) with
-:func:`~nvr.rtmp.protocol.encode_media`; the same bytes go to every player.
+(:mod:`nvr.rtmp.flv`) and chunked once per chunk size with
+:func:`~nvr.rtmp.protocol.encode_media_delta`; the same bytes go to every player.
 
-Timestamps: one :class:`~nvr.rtmp.flv.Timeline` per Fanout, shared by its
-players (rebasing per player would mean chunking per player). The Fanout
-starts at 0 when its first player arrives and ends when its last one leaves, so
-timestamps stay small for 24/7 feeds; a player joining later starts at a
-non-zero timestamp, which ffmpeg, ffplay, VLC and rtmpdump accept.
+Timestamps: one :class:`~nvr.rtmp.flv.Timeline` per Fanout, and each player's
+start (its first keyframe) subtracted, so every player starts at 0 (messages
+from before its start are not sent to it). Chunk-once survives the rebasing
+because a live message is chunked with a format-1 header, whose timestamp is a
+delta from the previous message on the same chunk stream: the same for every
+player. A player gets its own format-0 header (its own timestamp) where it did
+not get that previous message: its intro and GOP, new sequence headers, after
+dropped frames. Deltas add modulo 2^32, so nothing special happens where the
+24-bit header field or the 32-bit timestamp wraps.
 
 Late joiners get onMetaData, the sequence headers and the Fanout's own GOP
 (what it sent since the last video keyframe, bounded in bytes) at once, then
@@ -26,8 +30,9 @@ blocks on a socket.
 
 Cost per player (profiled with py-spy at 200 players of 4 Mbit/s): the socket
 write itself (the kernel's loopback send) is most of it, so the per-player
-Python work in :meth:`Fanout._convert` is kept to a buffer check and one
-``write`` of the shared bytes, straight to the transport: a player's
+Python work in :meth:`Fanout._convert` is kept to a buffer check, two list
+lookups that say it got the previous message, and one ``write`` of the shared
+bytes, straight to the transport: a player's
 :class:`ServerConnection` is only used on the slow paths (intro, new headers,
 the end), which drain whatever it holds first so the order on the wire stays.
 """
@@ -43,7 +48,7 @@ from nvr.feed import AccessUnit, CodecParams, Feed
 from nvr.rtmp import amf0, flv
 from nvr.rtmp.events import MediaKind
 from nvr.rtmp.flv import FlvError
-from nvr.rtmp.protocol import ServerConnection, encode_media
+from nvr.rtmp.protocol import MEDIA_CSIDS, ServerConnection, encode_media_delta
 
 __all__ = ["Fanout", "Player"]
 
@@ -54,6 +59,7 @@ LOW_WATER = 64 * 1024  # at or below: the player's socket counts as drained
 GOP_BYTES = 16 * 1024 * 1024  # the Fanout's own GOP cache for late joiners
 STALL_TIMEOUT = 10.0  # seconds a player's socket may stay above LOW_WATER
 _FOURCC_IDS = {"h264": 7, "h265": int.from_bytes(b"hvc1", "big")}
+_U32, _HALF = 0xFFFFFFFF, 0x80000000
 
 
 @dataclass(eq=False)
@@ -72,16 +78,23 @@ class Player:
     bytes_sent: int = 0
     dropped: int = 0
     started: bool = False  # metadata and sequence headers sent
+    base: int = 0  # the Fanout timestamp this player's timestamps count from
     skipping: bool = False
     drained_at: float = field(default_factory=time.monotonic)
     on_stall: Callable[[], None] | None = None
     on_video: Callable[[Fanout, Player, CodecParams], None] | None = None
-    # the players that share one encoding of a message: same chunk size and stream id
-    # (the server sets its chunk size at connect, before any play)
-    group: int = field(init=False)
+    # for the fast path: the chunk size (the server sets it at connect, before any
+    # play); per media chunk stream id, the Fanout timestamp of the last message this
+    # player got there (which counts only while the connection's media_owner there
+    # is this player: no other play of the connection sent one since)
+    chunk_size: int = field(init=False)
+    last: list[int] = field(init=False)
+    owner: list[object] = field(init=False)  # the connection's media_owner
 
     def __post_init__(self) -> None:
-        self.group = self.conn.chunk_size << 32 | self.stream_id
+        self.chunk_size = self.conn.chunk_size
+        self.owner = self.conn.media_owner
+        self.last = [-1] * len(self.owner)
 
     def send(self, data: bytes) -> None:
         """``data`` after whatever the connection holds (the slow path)."""
@@ -89,6 +102,18 @@ class Player:
         out = self.conn.data_to_send()
         self.bytes_sent += len(out)
         self.write(out)
+
+    def send_media(self, kind: MediaKind, ts: int, body: bytes) -> None:
+        """One message with this player's own timestamp (a format-0 header): the slow
+        path, where the player may not have had the previous message."""
+        csid = MEDIA_CSIDS[kind]
+        self.owner[csid] = self
+        self.last[csid] = ts
+        self.send(self.conn.encode_media(self.stream_id, kind, (ts - self.base) & _U32, body))
+
+    def before_start(self, ts: int) -> bool:
+        """True for a Fanout timestamp earlier than this player's start."""
+        return (ts - self.base) & _U32 >= _HALF
 
     def stalled(self, timeout: float, low_water: int = LOW_WATER) -> bool:
         """True when the socket has not drained to ``low_water`` for ``timeout`` s."""
@@ -135,7 +160,8 @@ class Fanout:
         self._audio: CodecParams | None = None
         self._gop: list[tuple[MediaKind, int, bytes]] = []
         self._gop_bytes = 0
-        self._last_ts = 0
+        # per media chunk stream id, the timestamp of the last message (-2: none yet)
+        self._prev_ts = [-2] * (max(MEDIA_CSIDS.values()) + 1)
 
     # -- players -------------------------------------------------------------
     def add(self, player: Player) -> None:
@@ -144,7 +170,8 @@ class Fanout:
         if self._gop and self._video is not None:
             self._intro(player, self._gop[0][1])
             for kind, ts, body in self._gop:
-                player.send(player.conn.encode_media(player.stream_id, kind, ts, body))
+                if not player.before_start(ts):  # audio stamped before the keyframe
+                    player.send_media(kind, ts, body)
 
     @property
     def video(self) -> CodecParams | None:
@@ -156,16 +183,16 @@ class Fanout:
             self.players.remove(player)
 
     def _intro(self, player: Player, ts: int) -> None:
-        conn, sid = player.conn, player.stream_id
+        """Metadata and sequence headers before the player's first keyframe, at ``ts``:
+        the player's timestamps count from there."""
         if self._audio is None and _aac(self.feed.audio):
             self._audio = self.feed.audio  # announce the audio the feed says is coming
-        player.send(conn.encode_media(sid, "data", ts, metadata(self._video, self._audio)))
+        player.base = ts
+        player.send_media("data", ts, metadata(self._video, self._audio))
         if self._video is not None:
-            player.send(conn.encode_media(sid, "video", ts, flv.video_sequence_header(
-                self._video)))
+            player.send_media("video", ts, flv.video_sequence_header(self._video))
         if self._audio is not None:
-            player.send(conn.encode_media(sid, "audio", ts, flv.audio_sequence_header(
-                self._audio)))
+            player.send_media("audio", ts, flv.audio_sequence_header(self._audio))
         player.started = True
 
     # -- the task ------------------------------------------------------------
@@ -212,7 +239,6 @@ class Fanout:
 
     def _convert(self, au: AccessUnit) -> None:
         ts = self._timeline.timestamp(au)
-        self._last_ts = ts
         video = au.params.kind == "video"
         key = video and au.keyframe
         headers: list[tuple[MediaKind, bytes]] = []
@@ -237,7 +263,11 @@ class Fanout:
         if self._video is not None and self._gop_bytes + len(body) <= GOP_BYTES:
             self._gop.append((kind, ts, body))
             self._gop_bytes += len(body)
-        encoded: dict[int, bytes] = {}
+        csid = MEDIA_CSIDS[kind]
+        prev = self._prev_ts[csid]
+        self._prev_ts[csid] = ts
+        delta = (ts - prev) & _U32  # what the shared format-1 header says
+        encoded: dict[int, bytes] = {}  # chunk size → the shared format-1 chunks
         max_queue = self.max_queue
         for player in list(self.players):
             if headers or player.skipping or not player.started:
@@ -247,10 +277,17 @@ class Fanout:
                 player.skipping = True  # dropped until a keyframe fits
                 player.dropped += 1
                 continue
-            data = encoded.get(player.group)
+            last = player.last
+            if last[csid] != prev or player.owner[csid] is not player:
+                # it did not get the previous message here: its own header
+                if not player.before_start(ts):
+                    player.send_media(kind, ts, body)
+                continue
+            last[csid] = ts
+            size = player.chunk_size
+            data = encoded.get(size)
             if data is None:
-                data = encoded[player.group] = encode_media(
-                    kind, player.stream_id, ts, body, player.conn.chunk_size)
+                data = encoded[size] = encode_media_delta(kind, delta, body, size)
             player.bytes_sent += len(data)
             player.write(data)
 
@@ -265,7 +302,7 @@ class Fanout:
             self._intro(player, ts)
         else:
             for hkind, hbody in headers:
-                player.send(player.conn.encode_media(player.stream_id, hkind, ts, hbody))
+                player.send_media(hkind, ts, hbody)
         buffered = player.buffered()
         if player.skipping or buffered >= self.max_queue:
             if not (key and buffered < self.max_queue):

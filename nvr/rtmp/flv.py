@@ -23,8 +23,8 @@ Audio: AAC only, ``0xAF`` (SoundFormat 10; the rate/size/type bits are fixed for
 AAC) then ``AACPacketType`` 0 (AudioSpecificConfig) or 1 (one raw frame).
 
 Timestamps: :class:`Timeline` turns feed ticks into RTMP milliseconds for one
-player, starting that player at 0 so a 24/7 feed never starts a player near the
-24-bit limit. RTMP timestamps are 32-bit on the wire and wrap modulo 2**32 (49.7
+stream of messages (a Fanout's or a push's), starting at 0 there (the Fanout then
+starts each player at 0 too). RTMP timestamps are 32-bit on the wire and wrap modulo 2**32 (49.7
 days); the chunk header field is only 24 bits, so from 0xFFFFFF ms (4 h 40 min)
 on the chunk layer (:mod:`nvr.rtmp.chunks`) writes 0xFFFFFF there and the full
 32-bit value as the extended timestamp, on every chunk of the message. This
@@ -155,7 +155,7 @@ def audio_tag(au: AccessUnit) -> bytes:
 
 
 class Timeline:
-    """RTMP timestamps (ms, 32-bit) for one player, its first message at 0.
+    """RTMP timestamps (ms, 32-bit) for one stream of messages, its first at 0.
 
     Each track is placed once, at its first access unit, by wall clock against
     the player's first message (the feed's audio and video clocks have unrelated

@@ -22,10 +22,12 @@ Acknowledgements go to the peer every window of received bytes (the peer's
 Window Ack Size, else ours), sequence numbers modulo 2^32; PingRequests are
 answered.
 
-Media to players: :meth:`ServerConnection.encode_media` is pure given
-:attr:`ServerConnection.chunk_size`, so the server chunks each message once per
-(chunk size, stream id) and passes the same bytes to every player's
-:meth:`ServerConnection.send_encoded`.
+Media to players: :meth:`ServerConnection.encode_media` (a format-0 header, the
+player's own timestamp) and :func:`encode_media_delta` (a format-1 header, a delta
+from the previous message on the chunk stream) are pure given the chunk size, so
+the server chunks each live message once per chunk size and writes the same
+bytes to every player whose last message on that chunk stream
+(:attr:`ServerConnection.media_owner`) was the same one.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from urllib.parse import parse_qsl
 
 from nvr.rtmp import amf0
 from nvr.rtmp import messages as msg
-from nvr.rtmp.chunks import Message, encode_message
+from nvr.rtmp.chunks import Message, encode_delta, encode_message
 from nvr.rtmp.endpoint import Endpoint
 from nvr.rtmp.errors import ProtocolError
 from nvr.rtmp.events import (
@@ -69,6 +71,13 @@ def encode_media(kind: MediaKind, stream_id: int, timestamp: int, payload: bytes
     return encode_message(message, MEDIA_CSIDS[kind], chunk_size)
 
 
+def encode_media_delta(kind: MediaKind, delta: int, payload: bytes, chunk_size: int) -> bytes:
+    """One media message ``delta`` ms after the previous one on its chunk stream, for
+    every player whose last message there was that one (:func:`chunks.encode_delta`)."""
+    return encode_delta(Message(MEDIA_TYPES[kind], 0, 0, payload), MEDIA_CSIDS[kind],
+                        chunk_size, delta)
+
+
 def _split_query(name: str) -> tuple[str, dict[str, str]]:
     base, _, query = name.partition("?")
     return base, dict(parse_qsl(query, keep_blank_values=True))
@@ -95,6 +104,9 @@ class ServerConnection(Endpoint):
         self.streams: dict[int, str] = {}  # stream id → "" | "publishing" | "playing"
         self._names: dict[int, str] = {}
         self._next_stream = 1
+        # per media chunk stream id, whose media message went out last there (a
+        # Fanout's player): a format-1 header's delta counts from that message
+        self.media_owner: list[object] = [None] * (max(MEDIA_CSIDS.values()) + 1)
 
     # -- input (receive_data: Endpoint's; b"" continues after a decision) ------
     def _process(self, data: bytes, events: list[Event]) -> None:

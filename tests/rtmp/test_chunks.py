@@ -9,6 +9,7 @@ from nvr.rtmp.chunks import (
     ChunkReader,
     ChunkWriter,
     Message,
+    encode_delta,
     encode_message,
 )
 from nvr.rtmp.errors import ProtocolError
@@ -96,6 +97,23 @@ def test_stream_across_24_bit_timestamp_wrap_round_trips():
     stamps = [0xFFFF00 + 40 * i for i in range(20)]  # crosses 0xFFFFFF ms (4 h 39 min)
     data = b"".join(writer.write(Message(9, 1, ts, bytes(300)), 6) for ts in stamps)
     assert [m.timestamp for m in reader.feed(data)] == stamps
+
+
+def test_delta_chunks_are_the_same_for_any_start_and_cross_both_wraps():
+    """Format-1 chunks carry only a delta: one encoding serves receivers whose
+    timestamps differ (the server's per-player start), across 0xFFFFFF (an extended
+    delta too) and the 32-bit wrap."""
+    deltas = [40, 0, 0x1000000, 40, 3000]  # 0x1000000: an extended delta
+    shared = b"".join(encode_delta(Message(9, 0, 0, bytes(300)), 6, 128, d) for d in deltas)
+    for start in (0, 0xFFFF00, 0xFFFFFFF0):
+        head = encode_message(Message(9, 3, start, b"key"), 6, 128)
+        got = ChunkReader().feed(head + shared)
+        expected, ts = [start], start
+        for d in deltas:
+            ts = (ts + d) & 0xFFFFFFFF
+            expected.append(ts)
+        assert [m.timestamp for m in got] == expected
+        assert [m.stream_id for m in got] == [3] * 6  # the first message's stream id
 
 
 def test_reader_tolerates_continuation_without_repeated_extended_timestamp():

@@ -155,12 +155,18 @@ async def test_republished_camera_to_ffprobe_rtmpdump_and_a_stalled_player(tmp_p
         assert json.loads(out)["streams"] == [
             {"codec_name": "h264", "width": 320, "height": 240}]
         # rtmpdump ignores --stop on a live stream: stopped by SIGINT once it has had
-        # a second of video (25 frames sent to it)
+        # two seconds of video (50 frames sent to it)
         dump = await asyncio.create_subprocess_exec(
             "rtmpdump", "-q", "-v", "-r", f"{base}/cam1", "-o", str(tmp_path / "cam1.flv"),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-        await wait_until(lambda: _seconds_sent(app, "live/cam1", cam1) >= 1, 15,
-                         "a second of video to rtmpdump", 0.05)
+        await wait_until(lambda: _seconds_sent(app, "live/cam1", cam1) >= 2, 15,
+                         "two seconds of video to rtmpdump", 0.05)
+        # a second player joins the stream at a later keyframe: its time starts at 0 too
+        code, out = await _run("ffprobe", "-v", "error", "-of", "json", "-select_streams",
+                               "v", "-show_entries", "packet=dts_time", "-read_intervals",
+                               "%+#5", f"{base}/cam1")
+        assert code == 0, out
+        assert float(json.loads(out)["packets"][0]["dts_time"]) < 0.2, out
         dump.send_signal(signal.SIGINT)
         await dump.wait()
         assert _streams(tmp_path / "cam1.flv") == ["h264"]
