@@ -406,7 +406,10 @@ class Nvr:
         server = self.http = _QuietServer(uvicorn.Config(
             create_app(services), host=server_cfg.http_host,
             port=server_cfg.http_port, log_level="warning", access_log=False,
-            lifespan="off", proxy_headers=False,
+            lifespan="off",
+            # X-Forwarded-For/-Proto only from the proxies the config names
+            proxy_headers=bool(server_cfg.trusted_proxies),
+            forwarded_allow_ips=server_cfg.trusted_proxies or None,
             # video does not compress: deflate per message would cost more than the rest
             ws_per_message_deflate=False,
             ssl_certfile=str(server_cfg.tls_cert) if server_cfg.tls_cert else None,

@@ -49,7 +49,8 @@ from benchlib import BenchError, Child, free_port, print_table, wait_port  # noq
 sys.path.insert(0, str(benchlib.ROOT))
 from rtmp_players import Player, play  # noqa: E402
 
-from tests.peers.nginx_rtmp import NginxRtmp, rtmp_module  # noqa: E402
+sys.path.insert(0, str(benchlib.ROOT / "tests"))
+from peers.nginx_rtmp import NginxRtmp, rtmp_module  # noqa: E402
 
 PUBLISH_KEY = "bench-publish-key"
 STREAM = "bench"

@@ -33,7 +33,7 @@ def config_problems(config: Config) -> list[str]:
     out: list[str] = []
     rec = config.recording
     server = config.server
-    if server.http_host not in _LOCAL_HOSTS and not server.tls:
+    if server.http_host not in _LOCAL_HOSTS and not server.tls and not server.trusted_proxies:
         out.append(f"server: served over plain HTTP on {server.http}: passwords and video "
                    "cross the network unencrypted; set tls_cert and tls_key, or put nvr "
                    "behind a reverse proxy with HTTPS")

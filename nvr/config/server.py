@@ -8,6 +8,7 @@ password: ``repr()`` shows it as ``***``.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,6 +73,31 @@ class ServerConfig(BaseModel):
         description='The address users reach the web UI at, e.g. "https://nvr.example.com": '
         "alerts link to snapshots and clips under it. A trailing slash is dropped.",
     )
+
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        max_length=64,
+        description='Addresses of reverse proxies in front of nvr, e.g. ["127.0.0.1"] or '
+        '["10.0.0.0/8"]: their X-Forwarded-For and X-Forwarded-Proto headers are believed '
+        "(the client's address for the login throttle and the audit log; https for "
+        "cookies and the same-origin check). Unset: those headers are ignored.",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_trusted_proxies(cls, value: list[str]) -> list[str]:
+        out = []
+        for entry in value:
+            try:
+                text = entry.strip()
+                out.append(str(ipaddress.ip_network(text, strict=False)) if "/" in text
+                           else str(ipaddress.ip_address(text)))
+            except ValueError:
+                raise PydanticCustomError(
+                    "trusted_proxies", "'{entry}' is not an IP address or network "
+                    '(e.g. "127.0.0.1", "::1" or "10.0.0.0/8")', {"entry": entry[:60]},
+                ) from None
+        return out
 
     @field_validator("public_url")
     @classmethod

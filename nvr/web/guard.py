@@ -10,7 +10,10 @@
   ``nvr_csrf`` cookie) or as form field ``csrf_token``. ``POST /login``
   double-submits the pre-login ``nvr_csrf`` cookie the form was served with.
   A cross-site ``Origin`` (or ``Sec-Fetch-Site: cross-site``) is refused for
-  every state-changing request and for WebSockets.
+  every state-changing request and for WebSockets; same-site is the request's
+  own scheme and ``Host``, or ``[server] public_url``'s origin (a reverse proxy
+  may rewrite both; with ``trusted_proxies`` uvicorn takes the scheme and the
+  client's address from the proxy's ``X-Forwarded-*`` headers).
 - Bodies of state-changing requests are read here, at most :data:`MAX_BODY`
   bytes (413 past it), and handed on unchanged.
 """
@@ -21,7 +24,7 @@ import hmac
 import logging
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from starlette.datastructures import Headers
 from starlette.requests import cookie_parser
@@ -67,8 +70,18 @@ def client_address(scope: Scope) -> str:
     return str(client[0]) if client else "-"
 
 
-def same_origin(scope: Scope, headers: Headers) -> bool:
-    """False when the browser says the request comes from another site."""
+def origin_of(url: str | None) -> str | None:
+    """``scheme://host[:port]`` of ``url`` (the form browsers send as ``Origin``)."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def same_origin(scope: Scope, headers: Headers, public_url: str | None = None) -> bool:
+    """False when the browser says the request comes from another site: its
+    ``Origin`` is neither this request's scheme and Host nor ``public_url``'s origin
+    (what users reach nvr at through a reverse proxy, which may change both)."""
     if headers.get("sec-fetch-site", "") == "cross-site":
         return False
     origin = headers.get("origin")
@@ -76,7 +89,8 @@ def same_origin(scope: Scope, headers: Headers) -> bool:
         return True
     scheme = {"ws": "http", "wss": "https"}.get(scope.get("scheme", "http"),
                                                   scope.get("scheme", "http"))
-    return origin == f"{scheme}://{headers.get('host', '')}"
+    return (origin == f"{scheme}://{headers.get('host', '')}"
+            or origin.lower() == origin_of(public_url))
 
 
 def _equal(a: str | None, b: str | None) -> bool:
@@ -86,6 +100,11 @@ def _equal(a: str | None, b: str | None) -> bool:
 
 def _error(status: int, detail: str, headers: Mapping[str, str] | None = None) -> Response:
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+def _public_url(scope: Scope) -> str | None:
+    config = scope["app"].state.services.config
+    return config.server.public_url if config is not None else None
 
 
 class Guard:
@@ -129,7 +148,7 @@ class Guard:
         problem = None
         if principal is None and not public:
             problem = self._unauthenticated(scope, headers, cookies, path)
-        elif (unsafe or websocket) and not same_origin(scope, headers):
+        elif (unsafe or websocket) and not same_origin(scope, headers, _public_url(scope)):
             problem = _error(403, "cross-site request refused")
         elif unsafe and principal is not None and principal.method == SESSION:
             problem = self._check_csrf(principal, headers, cookies, original)

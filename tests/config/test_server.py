@@ -72,7 +72,18 @@ def test_redact_database_password_repr_and_str() -> None:
             'server.database: not a SQLAlchemy URL (e.g. "postgresql+psycopg://u@host/nvr")'
             " (config.toml line 2)",
         ),
+        (
+            '[server]\ntrusted_proxies = ["127.0.0.1", "proxy.lan"]\n',
+            "server.trusted_proxies: 'proxy.lan' is not an IP address or network "
+            '(e.g. "127.0.0.1", "::1" or "10.0.0.0/8") (config.toml line 2)',
+        ),
     ],
 )
 def test_report_server_problem_message_exact(tmp_path: Path, text: str, expected: str) -> None:
     assert problems_of(write(tmp_path, text)) == [expected]
+
+
+def test_trusted_proxies_addresses_and_networks() -> None:
+    server = ServerConfig(trusted_proxies=[" 127.0.0.1", "10.1.2.3/8", "::1"])
+    assert server.trusted_proxies == ["127.0.0.1", "10.0.0.0/8", "::1"]
+    assert ServerConfig().trusted_proxies == []  # forwarded headers ignored

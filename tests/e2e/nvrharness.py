@@ -44,11 +44,14 @@ def toml_value(value: Any) -> str:
 
 
 def write_config(path: Path, data_dir: Path, cameras: list[dict[str, Any]], http_port: int,
-                 recording: dict[str, Any] | None = None, extra: str = "") -> Path:
+                 recording: dict[str, Any] | None = None, extra: str = "",
+                 server: dict[str, Any] | None = None) -> Path:
     """A config file; a camera's dict values become its sub-tables (``[cameras.motion]``),
-    ``extra`` is TOML appended as is (``[[webhooks]]``...)."""
+    ``server``: more ``[server]`` keys, ``extra``: TOML appended as is (``[[webhooks]]``...)."""
     lines = ["[server]", f"data_dir = {toml_value(data_dir)}",
-             f'http = "127.0.0.1:{http_port}"', "", "[recording]"]
+             f'http = "127.0.0.1:{http_port}"']
+    lines += [f"{k} = {toml_value(v)}" for k, v in (server or {}).items()]
+    lines += ["", "[recording]"]
     rec = {"segment_seconds": 2, "min_free": "0"} | (recording or {})
     lines += [f"{k} = {toml_value(v)}" for k, v in rec.items()]
     for cam in cameras:
@@ -101,13 +104,14 @@ class RunningNvr:
 async def running_nvr(tmp_path: Path, cameras: list[dict[str, Any]],
                       recording: dict[str, Any] | None = None,
                       clock: Clock = SYSTEM_CLOCK, extra: str = "",
-                      port: int | None = None) -> AsyncIterator[RunningNvr]:
+                      port: int | None = None,
+                      server: dict[str, Any] | None = None) -> AsyncIterator[RunningNvr]:
     """The NVR in this event loop, on a config written to tmp_path; stopped on exit.
     ``clock``: e.g. a :class:`~nvr.clock.SkippableClock`, to skip over waits."""
     port = port or free_port()
     data_dir = tmp_path / "data"
     cfg_path = write_config(tmp_path / "config.toml", data_dir, cameras, port, recording,
-                            extra)
+                            extra, server)
     old = os.environ.get("NVR_ADMIN_PASSWORD")
     os.environ["NVR_ADMIN_PASSWORD"] = ADMIN_PASSWORD
     nvr = Nvr(load_config(cfg_path), clock=clock)

@@ -8,6 +8,7 @@ import pytest
 from authkit import PASSWORDS, basic, form_token, make_site
 
 from nvr.auth.throttle import FIRST_DELAY, MAX_DELAY
+from nvr.config import Config
 
 
 @pytest.fixture
@@ -59,6 +60,22 @@ def test_cross_site_origin_is_refused_even_with_the_token(site):
     same = client.post("/api/tokens", json=NEW_TOKEN,
                        headers={**site.csrf(client), "Origin": "http://nvr.test"})
     assert same.status_code == 201
+
+
+def test_public_url_is_the_same_origin_behind_a_reverse_proxy(site):
+    """A proxy at https://nvr.example.com forwards to http://127.0.0.1:8080: the
+    browser's Origin is public_url's, not the scheme and Host nvr sees."""
+    site.services.config = Config.model_validate(
+        {"server": {"public_url": "https://NVR.example.com/"}})
+    client = site.login("admin")
+    proxied = client.post("/api/tokens", json=NEW_TOKEN, headers={
+        **site.csrf(client), "Origin": "https://nvr.example.com", "Host": "127.0.0.1:8080"})
+    assert proxied.status_code == 201
+    for origin in ("http://nvr.example.com", "https://nvr.example.com.evil.example",
+                   "https://nvr.example.com:8443"):
+        answer = client.post("/api/tokens", json={"name": "other"}, headers={
+            **site.csrf(client), "Origin": origin, "Host": "127.0.0.1:8080"})
+        assert answer.status_code == 403, origin
 
 
 def test_basic_and_bearer_need_no_csrf_token(site):
