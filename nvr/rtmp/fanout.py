@@ -20,6 +20,9 @@ Late joiners get onMetaData, the sequence headers and the Fanout's own GOP
 (what it sent since the last video keyframe, bounded in bytes) at once, then
 the live messages.
 
+Pause: a paused player is sent nothing (a live stream does not wait) and goes
+on from the next keyframe when it unpauses.
+
 Back-pressure: a player's queue is its transport's write buffer, bounded by
 ``max_queue`` bytes; past it the player's messages are dropped until the next
 video keyframe that fits. A player whose buffer has not come down to
@@ -80,6 +83,7 @@ class Player:
     started: bool = False  # metadata and sequence headers sent
     base: int = 0  # the Fanout timestamp this player's timestamps count from
     skipping: bool = False
+    paused: bool = False  # the client asked to pause: nothing until it unpauses
     drained_at: float = field(default_factory=time.monotonic)
     on_stall: Callable[[], None] | None = None
     on_video: Callable[[Fanout, Player, CodecParams], None] | None = None
@@ -110,6 +114,12 @@ class Player:
         self.owner[csid] = self
         self.last[csid] = ts
         self.send(self.conn.encode_media(self.stream_id, kind, (ts - self.base) & _U32, body))
+
+    def pause(self, paused: bool) -> None:
+        """The client's pause (a live stream does not wait: it misses what goes on
+        meanwhile) or unpause (it goes on from the next keyframe)."""
+        self.paused = paused
+        self.skipping = True
 
     def before_start(self, ts: int) -> bool:
         """True for a Fanout timestamp earlier than this player's start."""
@@ -294,15 +304,17 @@ class Fanout:
     def _prepare(self, player: Player, ts: int, key: bool,
                  headers: list[tuple[MediaKind, bytes]]) -> bool:
         """The slow path before a message: a player's intro at its first keyframe, new
-        sequence headers, leaving or staying in the skipping state; False: the message
-        is not for this player."""
+        sequence headers (paused or not), leaving or staying in the skipping state;
+        False: the message is not for this player."""
         if not player.started:
-            if not key:
+            if not key or player.paused:
                 return False
             self._intro(player, ts)
         else:
             for hkind, hbody in headers:
                 player.send_media(hkind, ts, hbody)
+        if player.paused:
+            return False
         buffered = player.buffered()
         if player.skipping or buffered >= self.max_queue:
             if not (key and buffered < self.max_queue):

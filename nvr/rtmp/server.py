@@ -33,6 +33,7 @@ from nvr.rtmp.events import (
     ConnectRequested,
     Event,
     MediaReceived,
+    PauseRequested,
     PlayRequested,
     PublishRequested,
     StreamDeleted,
@@ -263,7 +264,11 @@ class _Connection:
             self.players[event.stream_id] = (fanout, player)
             fanout.add(player)
             return True
-        if isinstance(event, StreamDeleted):
+        if isinstance(event, PauseRequested):
+            played = self.players.get(event.stream_id)
+            if played is not None:
+                played[1].pause(event.paused)
+        elif isinstance(event, StreamDeleted):
             await self._end_stream(event.stream_id)
         elif isinstance(event, ConnectionFailed):
             log.info("rtmp %s: %s", self.peer, event.reason)
