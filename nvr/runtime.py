@@ -53,7 +53,7 @@ from nvr.motionwatch import MotionWatch, motion_settings
 from nvr.ondemand import OnDemand
 from nvr.recording.index import SegmentIndex, SegmentInfo
 from nvr.recording.reconcile import reconcile
-from nvr.recording.recorder import Recorder
+from nvr.recording.recorder import OpenSegment, Recorder
 from nvr.recording.retention import Retention, policy_from_config
 from nvr.registry import FeedRegistry
 from nvr.rtmpapp import RtmpApp
@@ -402,7 +402,8 @@ class Nvr:
             sessions=self.sessions,
             mqtt=(lambda: mqtt.state) if (mqtt := self.mqtt) is not None else None,
             push=pushes.states if (pushes := self.pushes) is not None else None,
-            rtmp=rtmp.streams if (rtmp := self.rtmp) is not None else None)
+            rtmp=rtmp.streams if (rtmp := self.rtmp) is not None else None,
+            open_segment=self._open_segment)
         server = self.http = _QuietServer(uvicorn.Config(
             create_app(services), host=server_cfg.http_host,
             port=server_cfg.http_port, log_level="warning", access_log=False,
@@ -415,6 +416,10 @@ class Nvr:
             ssl_certfile=str(server_cfg.tls_cert) if server_cfg.tls_cert else None,
             ssl_keyfile=str(server_cfg.tls_key) if server_cfg.tls_key else None))
         await server.serve(sockets=[sock])
+
+    def _open_segment(self, camera: str) -> OpenSegment | None:
+        recorder = self.recorders.get(camera)
+        return recorder.open_segment if recorder is not None else None
 
 
 async def _cancel(tasks: list[asyncio.Task]) -> None:

@@ -55,6 +55,16 @@ def new_segment_path(camera: str, start_us: int, exists: Callable[[str], bool]) 
         sequence += 1
 
 
+@dataclass(frozen=True)
+class OpenSegment:
+    """The segment being written, as far as its fragments are on disk (fsynced):
+    playable before it is closed and indexed. ``path`` is relative to data_dir."""
+
+    path: str
+    start_us: int
+    end_us: int
+
+
 @dataclass
 class _Open:
     writer: SegmentWriter
@@ -91,10 +101,17 @@ class Recorder:
         self._frame_ticks = VIDEO_CLOCK // 25
         self._continue_at: int | None = None  # start_us for the next segment, if contiguous
         self._sync: asyncio.Future[None] | None = None
+        self._written: OpenSegment | None = None
 
     @property
     def active_path(self) -> str | None:
         return self._seg.relpath if self._seg else None
+
+    @property
+    def open_segment(self) -> OpenSegment | None:
+        """The segment being written up to its last fsynced fragment (until its row is
+        in the index); None before its first fragment is on disk."""
+        return self._written
 
     async def run(self) -> None:
         # woken per keyframe, not per frame: the recorder works a GOP at a time
@@ -161,7 +178,7 @@ class Recorder:
             return
         self._write_gop(end=au)
         self._gop = [au]
-        await self._flush()
+        await self._flush(end_pts=au.pts)
 
     def _write_gop(self, end: AccessUnit | None) -> AccessUnit | None:
         """Write the frames received since the last keyframe (decode order). A frame's
@@ -184,15 +201,24 @@ class Recorder:
             self.frames_written += 1
         return gop[-1]
 
-    async def _flush(self) -> None:
-        """Write the GOP just queued as one fragment, and fsync it, in a thread: the
-        loop goes on queuing the next GOP meanwhile."""
+    async def _flush(self, end_pts: int) -> None:
+        """Write the GOP just queued (it ends at ``end_pts``) as one fragment, and fsync
+        it, in a thread: the loop goes on queuing the next GOP meanwhile. Once it is on
+        disk, :attr:`open_segment` reaches its end."""
         seg = self._seg
         assert seg is not None
         data = seg.writer.take_fragment()
         await self._wait_sync()
         if data is not None:
-            self._sync = asyncio.ensure_future(asyncio.to_thread(seg.writer.write_fragment, data))
+            end_us = seg.start_us + (end_pts - seg.first_pts) * 1_000_000 // VIDEO_CLOCK
+            sync = asyncio.ensure_future(asyncio.to_thread(seg.writer.write_fragment, data))
+            sync.add_done_callback(lambda done: self._synced(done, seg, end_us))
+            self._sync = sync
+
+    def _synced(self, done: asyncio.Future[None], seg: _Open, end_us: int) -> None:
+        if done.cancelled() or done.exception() is not None or self._seg is not seg:
+            return
+        self._written = OpenSegment(seg.relpath, seg.start_us, end_us)
 
     async def _open(self, au: AccessUnit) -> _Open:
         start_us = self._continue_at if self._continue_at is not None else int(au.wallclock * 1e6)
@@ -248,6 +274,7 @@ class Recorder:
             audio_codec=seg.audio.codec if seg.audio is not None else None,
             width=seg.video.width, height=seg.video.height)
         await self.index_add(info)
+        self._written = None  # in the index now
         self.segments_written += 1
         self.log.info("camera %s: segment %s (%.1f s, %d bytes)", self.camera, seg.relpath,
                       info.duration, size)
@@ -256,6 +283,7 @@ class Recorder:
         """After an error: close what can be closed, leave the file to reconcile."""
         seg = self._seg
         self._seg = None
+        self._written = None  # reconcile indexes the file at the next start
         self._gop = []
         self._continue_at = None
         if seg is not None:

@@ -15,6 +15,7 @@ from nvr.auth.authenticator import Authenticator
 from nvr.clock import SYSTEM_CLOCK, Clock
 from nvr.config import Config
 from nvr.recording.index import SegmentIndex
+from nvr.recording.recorder import OpenSegment
 from nvr.registry import FeedRegistry
 from nvr.transcoders import Transcoders
 
@@ -53,6 +54,9 @@ class Services:
     push: Callable[[], Mapping[str, Sequence[PushStateLike]]] | None = None
     # the RTMP server's streams (nvr.rtmpapp.RtmpApp.streams), when [rtmp] is enabled
     rtmp: Callable[[], list[dict[str, Any]]] | None = None
+    # a camera's segment being written, as far as it is on disk (its recorder's
+    # open_segment): playback, export and the timeline reach it before it is indexed
+    open_segment: Callable[[str], OpenSegment | None] | None = None
 
     def known_cameras(self) -> list[str]:
         return self.configured

@@ -83,6 +83,24 @@ async def chromium_for(nvr: Any) -> AsyncIterator[Site]:
             await browser.close()
 
 
+@contextlib.asynccontextmanager
+async def one_camera_site(tmp_path: Path, name: str, camera: SimCamera,
+                          recording: dict[str, Any] | None = None) -> AsyncIterator[Any]:
+    """One simulated camera recorded by one nvr as ``name``, online: ``(nvr, started)``
+    (a nvrharness.RunningNvr and the time it came online). Chromium comes after, with
+    :func:`chromium_for`."""
+    _chromium()
+    sim = SimServer(host="127.0.0.1", port=0, cameras=[camera])
+    await sim.start()
+    try:
+        async with running_nvr(tmp_path, [{"name": name, "url": sim.url(camera.name)}],
+                               recording=recording) as nvr:
+            await wait_until(lambda: _status_is(nvr, name, "online"), 20, f"{name} online")
+            yield nvr
+    finally:
+        await sim.stop()
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
     _chromium()  # skip before starting anything when there is no browser

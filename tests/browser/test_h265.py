@@ -8,12 +8,12 @@ import time
 
 import pytest
 import pytest_asyncio
-from conftest import USERS, _chromium, _status_is, chromium_for
-from nvrharness import REPO, running_nvr, wait_until
+from conftest import USERS, chromium_for, one_camera_site
+from nvrharness import REPO
 from playwright.async_api import expect
 from test_login_pages import problems, sign_in
 
-from nvr.sim.server import SimCamera, SimServer
+from nvr.sim.server import SimCamera
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
@@ -21,19 +21,11 @@ SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def site(tmp_path_factory: pytest.TempPathFactory):
-    _chromium()
-    sim = SimServer(host="127.0.0.1", port=0, cameras=[
-        SimCamera(name="cam1", codec="h265", width=320, height=240, fps=10,
-                  bitrate_kbps=200, gop_seconds=1)])
-    await sim.start()
-    try:
-        async with running_nvr(tmp_path_factory.mktemp("h265"),
-                               [{"name": "yard", "url": sim.url("cam1")}]) as nvr:
-            await wait_until(lambda: _status_is(nvr, "yard", "online"), 20, "yard online")
-            async with chromium_for(nvr) as site:
-                yield site
-    finally:
-        await sim.stop()
+    camera = SimCamera(name="cam1", codec="h265", width=320, height=240, fps=10,
+                       bitrate_kbps=200, gop_seconds=1)
+    async with one_camera_site(tmp_path_factory.mktemp("h265"), "yard", camera) as nvr, \
+            chromium_for(nvr) as site:
+        yield site
 
 
 async def test_an_h265_camera_plays_through_the_h264_fallback(site, browse):

@@ -99,16 +99,22 @@ async def open_camera(site: Site, browse, user: str = "admin", camera: str = "fr
     return page, console
 
 
-async def test_click_on_the_timeline_plays_the_recording_there(site, browse):
-    page, console = await open_camera(site, browse)
+async def click_timeline(page: Page, target_ms: float) -> None:
+    """Zoom the timeline to 10 minutes and click it at ``target_ms``: playback starts."""
     await page.get_by_role("button", name="10 min").click()
-    target = (site.started + 5) * 1000  # five seconds into the recordings
     await page.locator("#timeline").scroll_into_view_if_needed()
     box = await page.locator("#timeline").bounding_box()
+    assert box is not None
     view = await page.evaluate("[nvrPlayer.timeline.viewStart, nvrPlayer.timeline.span]")
-    x = box["x"] + (target - view[0]) / view[1] * box["width"]
+    x = box["x"] + (target_ms - view[0]) / view[1] * box["width"]
     await page.mouse.click(x, box["y"] + box["height"] * 0.7)
     await expect(page.locator("#mode-label")).to_have_text("Playback")
+
+
+async def test_click_on_the_timeline_plays_the_recording_there(site, browse):
+    page, console = await open_camera(site, browse)
+    target = (site.started + 5) * 1000  # five seconds into the recordings
+    await click_timeline(page, target)
     first = await until(page, lambda s: s["w"] > 0 and s["wall"] and not s["paused"],
                         what="playback to start")
     assert abs(first["wall"] - target) < 3000  # where we clicked (one timeline pixel ~0.5 s)

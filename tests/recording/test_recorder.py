@@ -90,3 +90,47 @@ async def test_camera_clock_a_tick_short_per_gop_still_cuts_at_segment_seconds(t
     _, rows = await _record(tmp_path, units, segment_seconds=5)
     # 5 s segments, not 6 s ones: the keyframe at 4.99999 s is close enough
     assert [round(r.duration, 2) for r in rows[:2]] == [5.0, 5.0]
+
+
+async def test_the_segment_being_written_is_known_up_to_its_last_fragment_on_disk(tmp_path):
+    """Before its row is in the index, the open segment's path, start and end (that of
+    its last fsynced GOP) are known, and its file plays that far; once indexed, the
+    row takes over."""
+    params = MediaParams(codec="h264", width=160, height=96, fps=25, bitrate_kbps=100,
+                         gop_seconds=1, loop_gops=2)
+    units = _units(params, start=0, count=25 * 4 + 1)  # four GOPs and the next keyframe
+    feed = Feed("cam")
+    rows: list[SegmentInfo] = []
+
+    async def index_add(info: SegmentInfo) -> None:
+        rows.append(info)
+
+    recorder = Recorder("cam", feed, tmp_path, 60, index_add)
+    task = asyncio.create_task(recorder.run())
+    await asyncio.sleep(0)
+    assert recorder.open_segment is None
+    seen = []
+    for gop in range(4):
+        # the GOP's frames up to the next keyframe, which ends it (a fragment)
+        for au in units[(gop * 25 + 1 if gop else 0):(gop + 1) * 25 + 1]:
+            feed.publish(au)
+        for _ in range(200):  # until that GOP is on disk
+            found = recorder.open_segment
+            if found is not None and (not seen or found.end_us > seen[-1].end_us):
+                break
+            await asyncio.sleep(0.01)
+        assert found is not None
+        seen.append(found)
+    start_us = int(units[0].wallclock * 1e6)
+    assert {s.start_us for s in seen} == {start_us} and {s.path for s in seen} == {
+        recorder.active_path}
+    assert [s.end_us - start_us for s in seen] == [1_000_000, 2_000_000, 3_000_000, 4_000_000]
+    assert rows == []  # not indexed yet
+    probe = await asyncio.to_thread(
+        subprocess.run, ["ffprobe", "-v", "error", "-show_entries", "format=duration",
+                         "-of", "csv=p=0", str(tmp_path / seen[-1].path)],
+        capture_output=True, text=True, timeout=30)
+    assert float(probe.stdout) >= 3.9  # the file plays as far as the open segment says
+    feed.close()
+    await asyncio.wait_for(task, 30)
+    assert [r.path for r in rows] == [seen[-1].path] and recorder.open_segment is None

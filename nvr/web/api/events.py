@@ -25,8 +25,9 @@ from nvr.config.webhooks import EVENT_TYPES
 from nvr.events.query import MAX_LIMIT, Cursor, EventFilter, EventQuery, EventView
 from nvr.playback.export import MAX_RANGE_US, plan_export
 from nvr.web.api.deps import ServicesDep, UserDep
-from nvr.web.api.playback import IndexCatalog, export_filename, stream_plan
+from nvr.web.api.playback import export_filename, stream_plan
 from nvr.web.api.recordings import iso, parse_time
+from nvr.web.catalog import IndexCatalog, with_open_range
 from nvr.web.files import under_data_dir
 from nvr.web.services import Services
 
@@ -165,7 +166,8 @@ async def event_clip(event_id: int, request: Request, services: ServicesDep,
     address = request.client.host if request.client else None
     catalog = IndexCatalog(services, event.camera, user, address)
     rows = await asyncio.to_thread(services.index.query, event.camera, start_us, end_us)
-    plan = await asyncio.to_thread(plan_export, await catalog.refs(rows), start_us, end_us)
+    refs = await catalog.refs(with_open_range(services, event.camera, rows, start_us, end_us))
+    plan = await asyncio.to_thread(plan_export, refs, start_us, end_us)
     if plan is None:
         raise HTTPException(404, "nothing was recorded around this event")
     await services.auth.record(audit.DOWNLOAD, actor=user.username, address=address,

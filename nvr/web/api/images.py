@@ -27,6 +27,7 @@ from nvr.feed import AccessUnit
 from nvr.web import images
 from nvr.web.api.deps import ServicesDep, UserDep, camera_or_404
 from nvr.web.api.recordings import iso, parse_time
+from nvr.web.catalog import Row, row_at
 from nvr.web.files import under_data_dir
 from nvr.web.framecache import FrameCache, Snapshots
 from nvr.web.services import Services
@@ -101,7 +102,9 @@ async def recorded_frame(
     camera = camera_or_404(user, services, name)
     at_us = parse_time(at, "at")
     assert at_us is not None  # `at` is required
-    segment = await asyncio.to_thread(services.index.at, camera, at_us)
+    segment: Row | None = await asyncio.to_thread(services.index.at, camera, at_us)
+    if segment is None:
+        segment = row_at(services, camera, at_us)  # the segment being written
     if segment is None:
         raise HTTPException(404, "nothing recorded at that time")
     path = await under_data_dir(services, segment.path, user, request)

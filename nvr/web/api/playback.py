@@ -21,62 +21,16 @@ from fastapi.responses import StreamingResponse
 from starlette.websockets import WebSocketState
 
 from nvr.auth import audit
-from nvr.auth.principal import Principal
-from nvr.db.models import Segment
 from nvr.playback.export import ExportPlan, plan_export, range_problem
-from nvr.playback.stream import PlaybackStream, SegmentRef
-from nvr.recording.index import SegmentIndex
+from nvr.playback.stream import PlaybackStream
 from nvr.web.api.deps import ServicesDep, UserDep, camera_or_404
 from nvr.web.api.recordings import parse_time
-from nvr.web.files import resolve_under
-from nvr.web.services import Services
+from nvr.web.catalog import IndexCatalog, with_open_range
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 BAD_REQUEST = 4400
 NOT_FOUND = 4404
-PAGE = 32  # segments asked of the index at a time
-_LAST_ID = 2**62
-
-
-class IndexCatalog:
-    """The camera's segments from the index, a page at a time, paths under data_dir."""
-
-    def __init__(self, services: Services, camera: str, user: Principal,
-                 address: str | None = None) -> None:
-        self.services = services
-        self.camera = camera
-        self.user = user
-        self.address = address
-
-    async def segments(self, at_us: int, after: SegmentRef | None) -> list[SegmentRef]:
-        return await self.refs(await asyncio.to_thread(self._rows, self.services.index,
-                                                        at_us, after))
-
-    async def refs(self, rows: list[Segment]) -> list[SegmentRef]:
-        """Rows as segment refs; a path that leaves data_dir is refused (logged, audited)."""
-        refs = []
-        for row in rows:
-            path = resolve_under(self.services.data_dir, row.path)
-            if path is None:
-                await self._refused(row.path)
-                continue
-            refs.append(SegmentRef(path, row.start_us, row.end_us, row.id))
-        return refs
-
-    def _rows(self, index: SegmentIndex, at_us: int, after: SegmentRef | None
-              ) -> list[Segment]:
-        if after is not None:
-            return index.oldest(self.camera, PAGE, after=(after.start_us, after.id))
-        playing = index.at(self.camera, at_us)  # the segment at that time, if any
-        later = index.oldest(self.camera, PAGE, after=(at_us, _LAST_ID))
-        return ([playing] if playing is not None else []) + later
-
-    async def _refused(self, relative: str) -> None:
-        log.warning("refused a path outside data_dir: %r (user %s from %s)", relative[:200],
-                    self.user.username, self.address)
-        await self.services.auth.record(audit.PATH_REFUSED, actor=self.user.username,
-                                        address=self.address, target=relative[:256])
 
 
 async def _controls(websocket: WebSocket, stream: PlaybackStream) -> None:
@@ -169,7 +123,7 @@ async def export(name: str, request: Request, services: ServicesDep, user: UserD
     address = request.client.host if request.client else None
     catalog = IndexCatalog(services, camera, user, address)
     rows = await asyncio.to_thread(services.index.query, camera, start_us, end_us)
-    refs = await catalog.refs(rows)
+    refs = await catalog.refs(with_open_range(services, camera, rows, start_us, end_us))
     plan = await asyncio.to_thread(plan_export, refs, start_us, end_us)
     if plan is None:
         raise HTTPException(404, "no recordings in that range")

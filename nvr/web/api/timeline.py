@@ -26,6 +26,7 @@ from nvr.events.motion_index import MotionIndex
 from nvr.recording.timeline import Span, day_bounds, day_timeline, local_day, parse_day, zone
 from nvr.web.api.deps import ServicesDep, UserDep, camera_or_404
 from nvr.web.api.recordings import iso
+from nvr.web.catalog import with_open_span
 
 router = APIRouter()
 
@@ -123,6 +124,7 @@ async def timeline(
     rows, (events, motion) = await asyncio.gather(  # two threads: the answer waits for one
         asyncio.to_thread(services.index.ranges, camera, start, end),
         asyncio.to_thread(day_extras, services.sessions, camera, start, end, now_us))
+    rows = with_open_span(services, camera, rows, start, end)  # and the one being written
     result = day_timeline(rows, wanted, where, now_us)
     return Timeline(spans=ranges(result.spans), gaps=ranges(result.gaps), events=events,
                     motion=motion)

@@ -1,0 +1,59 @@
+"""The last minute in a real browser, with 60 s segments (the default): from the live
+view, "previous frame" goes into playback of what was recorded a moment ago, and a
+click on the timeline a few seconds back plays there, before any segment is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+import pytest_asyncio
+from conftest import Site, chromium_for, one_camera_site
+from nvrharness import REPO
+from playwright.async_api import expect
+from test_login_pages import problems
+from test_playback import click_timeline, open_camera, until
+
+from nvr.sim.server import SimCamera
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def site(tmp_path_factory: pytest.TempPathFactory):
+    camera = SimCamera(name="cam1", width=320, height=240, fps=10, bitrate_kbps=200,
+                       gop_seconds=1)
+    async with one_camera_site(tmp_path_factory.mktemp("recent"), "front", camera,
+                               recording={"segment_seconds": 60}) as nvr:
+        await asyncio.sleep(8)
+        assert await nvr.recordings("front") == []  # nothing indexed yet
+        async with chromium_for(nvr) as site:
+            yield site
+
+
+async def test_previous_frame_from_live_plays_the_moment_before(site: Site, browse) -> None:
+    page, console = await open_camera(site, browse)
+    await until(page, lambda s: s["w"] > 0 and not s["paused"], what="live video")
+    await page.locator("#step-back").click()
+    await expect(page.locator("#mode-label")).to_have_text("Playback")
+    shown = await until(page, lambda s: s["w"] > 0 and s["wall"] is not None,
+                        what="a recorded frame")
+    assert time.time() * 1000 - shown["wall"] < 8000  # a moment ago, not long ago
+    await expect(page.locator("#stage-message")).not_to_contain_text("No recording")
+    assert problems(console) == []
+
+
+async def test_a_click_seconds_back_on_the_timeline_plays_there(site: Site, browse) -> None:
+    page, console = await open_camera(site, browse)
+    target = (time.time() - 5) * 1000
+    await click_timeline(page, target)
+    first = await until(page, lambda s: s["w"] > 0 and s["wall"] and not s["paused"],
+                        what="playback to start")
+    assert abs(first["wall"] - target) < 3000  # where we clicked
+    await expect(page.locator("#badge-live")).to_be_hidden()  # not live: no LIVE badge
+    await until(page, lambda s: s["t"] > first["t"] + 1.0, what="a second played")
+    await page.screenshot(path=SCREENSHOTS / "camera-recent-playback-desktop.png")
+    assert problems(console) == []

@@ -1,0 +1,93 @@
+"""The last minute, before its segment is closed: with 60 s segments, what a camera
+recorded seconds ago is on the timeline and plays, exports and shows a frame,
+though the index has no row for it yet (the recorder's open segment, up to its
+last fsynced GOP). A running nvr, a simulated camera, real WebSocket and ffprobe.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from nvrharness import ADMIN_PASSWORD, decode_errors, ffprobe, running_nvr, wait_until
+from websockets.asyncio.client import connect
+
+from nvr.sim.server import SimCamera, SimServer
+
+AUTH = {"Authorization": "Basic " + base64.b64encode(f"admin:{ADMIN_PASSWORD}".encode()).decode()}
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
+
+
+@pytest.fixture
+async def sim():
+    server = SimServer(host="127.0.0.1", port=0, cameras=[SimCamera(
+        name="cam1", width=320, height=240, fps=10, bitrate_kbps=200, gop_seconds=1,
+        audio=True)])
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def test_seconds_ago_plays_before_the_segment_is_indexed(sim, tmp_path: Path) -> None:
+    async with running_nvr(tmp_path, [{"name": "front", "url": sim.url("cam1"), "audio": True}],
+                           recording={"segment_seconds": 60}) as nvr:
+        await wait_until(lambda: _recorded_since(nvr, 6), 30, "6 s on the timeline")
+        assert await nvr.recordings("front") == []  # no segment closed yet
+        now = time.time()
+
+        # playback from 3 s ago: the init segment and media, then the end
+        url = str(nvr.http.base_url).replace("http://", "ws://").rstrip("/")
+        messages: list[Any] = []
+        async with connect(f"{url}/api/cameras/front/playback?start={_iso(now - 3)}",
+                           additional_headers=AUTH, max_size=None) as ws:
+            async for message in ws:
+                messages.append(message)
+        texts = [json.loads(m) for m in messages if isinstance(m, str)]
+        assert "avc1." in texts[0]["mime"]
+        span = next(t["span"] for t in texts if "span" in t)
+        assert now - 4.5 < datetime.fromisoformat(span["wall"]).timestamp() <= now - 3 + 0.01
+        assert texts[-1] == {"end": True}
+        media = [m for m in messages if isinstance(m, bytes)]
+        assert media[0][4:8] == b"ftyp" and sum(m[4:8] == b"moof" for m in media) >= 1
+        clip = tmp_path / "played.mp4"
+        clip.write_bytes(b"".join(media))
+        assert decode_errors(clip) == ""
+
+        # the last 5 s as an MP4 download
+        answer = await nvr.http.get("/api/cameras/front/export.mp4", params={
+            "start": _iso(now - 5), "end": _iso(now)})
+        assert answer.status_code == 200, answer.text
+        export = tmp_path / "export.mp4"
+        export.write_bytes(answer.content)
+        probed = ffprobe(export)
+        assert sorted(s["codec_type"] for s in probed["streams"]) == ["audio", "video"]
+        assert float(probed["format"]["duration"]) >= 2.5
+        assert decode_errors(export) == ""
+
+        # a frame from 2 s ago
+        frame = await nvr.http.get("/api/cameras/front/frame.jpg", params={
+            "at": _iso(now - 2)})
+        assert frame.status_code == 200 and frame.content[:2] == b"\xff\xd8"
+        # a time well past what was recorded is not in it
+        later = await nvr.http.get("/api/cameras/front/frame.jpg", params={
+            "at": _iso(now + 60)})
+        assert later.status_code == 404
+
+
+async def _recorded_since(nvr: Any, seconds: float) -> bool:
+    """The timeline shows the camera recorded for ``seconds`` up to a few seconds ago."""
+    answer = await nvr.http.get("/api/cameras/front/timeline", params={"tz": "UTC"})
+    spans = answer.json()["spans"]
+    if not spans:
+        return False
+    start = datetime.fromisoformat(spans[0]["start"]).timestamp()
+    end = datetime.fromisoformat(spans[-1]["end"]).timestamp()
+    return end - start >= seconds and time.time() - end < 4
