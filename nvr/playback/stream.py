@@ -16,6 +16,11 @@ docs/ref/api.md):
   a hole in the media timeline (a gap is skipped);
 * text ``{"end": true}`` when the recordings run out.
 
+The segment being written (a ``growing`` ref) is followed: once its fragments on
+disk are sent, the stream looks again every :data:`FOLLOW_INTERVAL` until it has
+more (a new ``span`` with the later end is sent) or is closed, and goes on into
+the next segment, so playback a moment behind live does not run out.
+
 Flow control: about :data:`INITIAL_SECONDS` of media are sent, then no fragment
 starts past the budget until the client asks: ``{"more": s}`` allows ``s`` more
 seconds of media past what was sent; ``{"speed": x}`` sets the speed. At
@@ -52,21 +57,30 @@ TRICK_RATE = 4.0  # keyframes per second of viewing in trick play
 MAX_SPEED = 1024.0
 MAX_MORE = 3600.0  # seconds of media one "more" may ask for
 AUDIO_NUDGE = 0.05  # s: audio overlapping the previous segment's by less is moved later
+FOLLOW_INTERVAL = 0.5  # s between looks at a growing segment that has nothing new yet
+FOLLOW_WAIT = 10.0  # s a followed camera's next segment may take to have a fragment on disk
 
 
 class SegmentRef(NamedTuple):
-    """A recorded segment: its file and wall-clock span (µs since the epoch, UTC)."""
+    """A recorded segment: its file and wall-clock span (µs since the epoch, UTC);
+    ``growing``: still being written (its end is that of what is on disk)."""
 
     path: Path
     start_us: int
     end_us: int
     id: int = 0
+    growing: bool = False
 
 
 class Catalog(Protocol):
     async def segments(self, at_us: int, after: SegmentRef | None) -> list[SegmentRef]:
         """With ``after`` None: the segments that cover ``at_us`` or start after it, the
         first few of them, by start. Else the next few after ``after``. [] at the end."""
+        ...
+
+    async def follow(self, ref: SegmentRef) -> SegmentRef | None:
+        """A growing segment as it is now: further along, or closed (``growing``
+        False), or None when it is gone."""
         ...
 
 
@@ -234,7 +248,19 @@ class PlaybackStream:
                 finally:
                     seg.close()
             refs = await self.catalog.segments(self.start_us, last)
+            if not refs and last is not None and last.growing:
+                refs = await self._next_after_growing(last)
         yield json.dumps({"end": True})
+
+    async def _next_after_growing(self, last: SegmentRef) -> list[SegmentRef]:
+        """After a followed segment closed, the camera's next one, once its first
+        fragment is on disk (up to :data:`FOLLOW_WAIT` seconds: else it stopped)."""
+        for _ in range(round(FOLLOW_WAIT / FOLLOW_INTERVAL)):
+            await asyncio.sleep(FOLLOW_INTERVAL)
+            refs = await self.catalog.segments(self.start_us, last)
+            if refs:
+                return refs
+        return []
 
     async def _wait_budget(self, at: int) -> None:
         while at >= self._budget_end:
@@ -295,27 +321,61 @@ class PlaybackStream:
                                       key.presentation_time):
             yield message
         mode = self.trick
-        while index < len(frags):
-            frag = frags[index]
-            at = self._out.base
-            await self._wait_budget(at)
-            if self.trick != mode:
-                mode = self.trick
-                samples = samples_of(frag, vid)
-                if samples:  # re-anchor at this fragment's first video sample
-                    s = samples[first] if first < len(samples) else samples[0]
-                    for message in self._announce(seg, ref, at + s.composition_offset,
-                                                  s.presentation_time):
-                        yield message
-            if mode:
-                index, data = await self._keyframe(seg, index, first, offset)
-            else:
-                data = await self._fragment(seg, frag, first, offset)
-                index += 1
-            first = 0
-            if data is not None:
-                self.fragments += 1
-                yield data
+        reanchor = False
+        newer: SegmentFile | None = None  # a later look at a growing file (closed here)
+        try:
+            while True:
+                if index >= len(frags) or (ref.growing and not frags[index].complete):
+                    if not ref.growing:
+                        return
+                    found = await self._follow(ref)
+                    if found is None:
+                        return
+                    ref, opened = found
+                    if newer is not None:
+                        newer.close()
+                    seg = newer = opened
+                    frags = seg.fragments
+                    reanchor = True  # the span's end moved on
+                    continue
+                frag = frags[index]
+                at = self._out.base
+                await self._wait_budget(at)
+                if self.trick != mode or reanchor:
+                    mode, reanchor = self.trick, False
+                    samples = samples_of(frag, vid)
+                    if samples:  # re-anchor at this fragment's first video sample
+                        s = samples[first] if first < len(samples) else samples[0]
+                        for message in self._announce(seg, ref, at + s.composition_offset,
+                                                      s.presentation_time):
+                            yield message
+                if mode:
+                    index, data = await self._keyframe(seg, index, first, offset)
+                else:
+                    data = await self._fragment(seg, frag, first, offset)
+                    index += 1
+                first = 0
+                if data is not None:
+                    self.fragments += 1
+                    yield data
+        finally:
+            if newer is not None:
+                newer.close()
+
+    async def _follow(self, ref: SegmentRef) -> tuple[SegmentRef, SegmentFile] | None:
+        """A growing segment opened again once it has more on disk or is closed; None
+        when it is gone."""
+        while True:
+            await asyncio.sleep(FOLLOW_INTERVAL)
+            newer = await self.catalog.follow(ref)
+            if newer is None:
+                return None
+            if newer.growing and newer.end_us <= ref.end_us:
+                continue  # nothing new on disk yet
+            opened = await asyncio.to_thread(_open, newer.path)
+            if opened is None:
+                return None
+            return newer, opened
 
     async def _fragment(self, seg: SegmentFile, frag: Fragment, first: int, offset: int
                         ) -> bytes | None:

@@ -7,9 +7,10 @@ last minute can be played, exported and scrubbed like the rest, the recorder's
 :attr:`~nvr.recording.recorder.Recorder.open_segment` (``Services.open_segment``)
 joins the index's rows here as an :class:`OpenRow`: its end is that of its last
 fsynced fragment, and its id (:data:`OPEN_ID`) sorts it after any indexed segment
-with the same start (once closed, the indexed row replaces it). The file is read
-as it is then; the segment reader keeps the whole samples of a fragment still
-being written.
+with the same start (once closed, the indexed row replaces it). Playback follows
+it (``growing`` refs, :meth:`IndexCatalog.follow`); export, clips and frames read
+the file as it is then (the segment reader keeps the whole samples of a fragment
+still being written).
 
 A time more than :data:`OPEN_SLACK_US` after the open segment's end is not in it
 (the camera stopped sending: a gap, not the latest picture).
@@ -132,8 +133,21 @@ class IndexCatalog:
             if path is None:
                 await self._refused(row.path)
                 continue
-            refs.append(SegmentRef(path, row.start_us, row.end_us, row.id))
+            refs.append(SegmentRef(path, row.start_us, row.end_us, row.id,
+                                   growing=row.id == OPEN_ID))
         return refs
+
+    async def follow(self, ref: SegmentRef) -> SegmentRef | None:
+        """The segment being written as it is now: further along while it is still
+        open, its indexed row once closed, None when it is gone."""
+        found = open_row(self.services, self.camera)
+        if found is not None and found.start_us == ref.start_us:
+            return ref._replace(end_us=found.end_us)
+        row = await asyncio.to_thread(self.services.index.at, self.camera, ref.start_us)
+        if row is None or row.start_us != ref.start_us:
+            return None
+        refs = await self.refs([row])
+        return refs[0] if refs else None
 
     def _rows(self, index: SegmentIndex, at_us: int, after: SegmentRef | None
               ) -> tuple[list[Row], bool]:

@@ -1,11 +1,13 @@
 """The last minute, before its segment is closed: with 60 s segments, what a camera
-recorded seconds ago is on the timeline and plays, exports and shows a frame,
-though the index has no row for it yet (the recorder's open segment, up to its
-last fsynced GOP). A running nvr, a simulated camera, real WebSocket and ffprobe.
+recorded seconds ago is on the timeline and plays (following the file as it grows),
+exports and shows a frame, though the index has no row for it yet (the recorder's
+open segment, up to its last fsynced GOP). A running nvr, a simulated camera, real
+WebSocket and ffprobe.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -26,6 +28,10 @@ def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
 
 
+def _seconds(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()
+
+
 @pytest.fixture
 async def sim():
     server = SimServer(host="127.0.0.1", port=0, cameras=[SimCamera(
@@ -43,23 +49,28 @@ async def test_seconds_ago_plays_before_the_segment_is_indexed(sim, tmp_path: Pa
         assert await nvr.recordings("front") == []  # no segment closed yet
         now = time.time()
 
-        # playback from 3 s ago: the init segment and media, then the end
+        # playback from 3 s ago: the init segment and what is on disk, then it follows
+        # the file as it grows: 8 fragments (GOPs of 1 s) where 3 s were on disk
         url = str(nvr.http.base_url).replace("http://", "ws://").rstrip("/")
         messages: list[Any] = []
         async with connect(f"{url}/api/cameras/front/playback?start={_iso(now - 3)}",
                            additional_headers=AUTH, max_size=None) as ws:
-            async for message in ws:
-                messages.append(message)
+            while sum(isinstance(m, bytes) and m[4:8] == b"moof" for m in messages) < 8:
+                messages.append(await asyncio.wait_for(ws.recv(), 10))
         texts = [json.loads(m) for m in messages if isinstance(m, str)]
-        assert "avc1." in texts[0]["mime"]
-        span = next(t["span"] for t in texts if "span" in t)
-        assert now - 4.5 < datetime.fromisoformat(span["wall"]).timestamp() <= now - 3 + 0.01
-        assert texts[-1] == {"end": True}
+        assert "avc1." in texts[0]["mime"] and {"end": True} not in texts
+        spans = [t["span"] for t in texts if "span" in t]
+        assert now - 4.5 < _seconds(spans[0]["wall"]) <= now - 3 + 0.01
+        assert len(spans) >= 2 and _seconds(spans[-1]["end"]) > _seconds(spans[0]["end"]) + 3
+        for span in spans[1:]:  # one timeline: media time and wall time move together
+            assert span["media"] - spans[0]["media"] == pytest.approx(
+                _seconds(span["wall"]) - _seconds(spans[0]["wall"]), abs=0.01)
         media = [m for m in messages if isinstance(m, bytes)]
-        assert media[0][4:8] == b"ftyp" and sum(m[4:8] == b"moof" for m in media) >= 1
+        assert media[0][4:8] == b"ftyp"
         clip = tmp_path / "played.mp4"
         clip.write_bytes(b"".join(media))
         assert decode_errors(clip) == ""
+        assert float(ffprobe(clip)["format"]["duration"]) >= 7
 
         # the last 5 s as an MP4 download
         answer = await nvr.http.get("/api/cameras/front/export.mp4", params={
@@ -88,6 +99,31 @@ async def _recorded_since(nvr: Any, seconds: float) -> bool:
     spans = answer.json()["spans"]
     if not spans:
         return False
-    start = datetime.fromisoformat(spans[0]["start"]).timestamp()
-    end = datetime.fromisoformat(spans[-1]["end"]).timestamp()
+    start, end = _seconds(spans[0]["start"]), _seconds(spans[-1]["end"])
     return end - start >= seconds and time.time() - end < 4
+
+
+async def test_playback_a_moment_behind_live_goes_on_across_segments(sim, tmp_path: Path
+                                                                     ) -> None:
+    """Followed to its close, the segment being written hands over to the next one
+    (whose first fragment is on disk a GOP later): playback a second behind live
+    does not run out at a segment's end."""
+    async with running_nvr(tmp_path, [{"name": "front", "url": sim.url("cam1")}],
+                           recording={"segment_seconds": 3}) as nvr:
+        await wait_until(lambda: _recorded_since(nvr, 2), 30, "2 s on the timeline")
+        url = str(nvr.http.base_url).replace("http://", "ws://").rstrip("/")
+        messages: list[Any] = []
+        async with connect(f"{url}/api/cameras/front/playback?start={_iso(time.time() - 1)}",
+                           additional_headers=AUTH, max_size=None) as ws:
+            while sum(isinstance(m, bytes) and m[4:8] == b"moof" for m in messages) < 9:
+                messages.append(await asyncio.wait_for(ws.recv(), 10))
+        texts = [json.loads(m) for m in messages if isinstance(m, str)]
+        assert {"end": True} not in texts
+        walls = {t["span"]["wall"][:19] for t in texts if "span" in t}
+        rows = await nvr.recordings("front")
+        assert len(rows) >= 2  # segments closed while it played
+        clip = tmp_path / "followed.mp4"
+        clip.write_bytes(b"".join(m for m in messages if isinstance(m, bytes)))
+        assert decode_errors(clip) == ""
+        assert float(ffprobe(clip)["format"]["duration"]) >= 8
+        assert len(walls) >= 3  # a span per segment (and per look at a growing one)
