@@ -51,12 +51,7 @@ async def test_seconds_ago_plays_before_the_segment_is_indexed(sim, tmp_path: Pa
 
         # playback from 3 s ago: the init segment and what is on disk, then it follows
         # the file as it grows: 8 fragments (GOPs of 1 s) where 3 s were on disk
-        url = str(nvr.http.base_url).replace("http://", "ws://").rstrip("/")
-        messages: list[Any] = []
-        async with connect(f"{url}/api/cameras/front/playback?start={_iso(now - 3)}",
-                           additional_headers=AUTH, max_size=None) as ws:
-            while sum(isinstance(m, bytes) and m[4:8] == b"moof" for m in messages) < 8:
-                messages.append(await asyncio.wait_for(ws.recv(), 10))
+        messages = await _play(nvr, now - 3, fragments=8)
         texts = [json.loads(m) for m in messages if isinstance(m, str)]
         assert "avc1." in texts[0]["mime"] and {"end": True} not in texts
         spans = [t["span"] for t in texts if "span" in t]
@@ -93,6 +88,17 @@ async def test_seconds_ago_plays_before_the_segment_is_indexed(sim, tmp_path: Pa
         assert later.status_code == 404
 
 
+async def _play(nvr: Any, start: float, fragments: int) -> list[Any]:
+    """The playback WebSocket's messages from ``start`` until ``fragments`` fragments."""
+    url = str(nvr.http.base_url).replace("http://", "ws://").rstrip("/")
+    messages: list[Any] = []
+    async with connect(f"{url}/api/cameras/front/playback?start={_iso(start)}",
+                       additional_headers=AUTH, max_size=None) as ws:
+        while sum(isinstance(m, bytes) and m[4:8] == b"moof" for m in messages) < fragments:
+            messages.append(await asyncio.wait_for(ws.recv(), 10))
+    return messages
+
+
 async def _recorded_since(nvr: Any, seconds: float) -> bool:
     """The timeline shows the camera recorded for ``seconds`` up to a few seconds ago."""
     answer = await nvr.http.get("/api/cameras/front/timeline", params={"tz": "UTC"})
@@ -111,12 +117,7 @@ async def test_playback_a_moment_behind_live_goes_on_across_segments(sim, tmp_pa
     async with running_nvr(tmp_path, [{"name": "front", "url": sim.url("cam1")}],
                            recording={"segment_seconds": 3}) as nvr:
         await wait_until(lambda: _recorded_since(nvr, 2), 30, "2 s on the timeline")
-        url = str(nvr.http.base_url).replace("http://", "ws://").rstrip("/")
-        messages: list[Any] = []
-        async with connect(f"{url}/api/cameras/front/playback?start={_iso(time.time() - 1)}",
-                           additional_headers=AUTH, max_size=None) as ws:
-            while sum(isinstance(m, bytes) and m[4:8] == b"moof" for m in messages) < 9:
-                messages.append(await asyncio.wait_for(ws.recv(), 10))
+        messages = await _play(nvr, time.time() - 1, fragments=9)
         texts = [json.loads(m) for m in messages if isinstance(m, str)]
         assert {"end": True} not in texts
         walls = {t["span"]["wall"][:19] for t in texts if "span" in t}

@@ -16,11 +16,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fmp4"))
 
 from fmp4_media import FPS, TICKS, Frame, encode_aac, encode_video  # noqa: E402
+from recorder_rig import RecorderRig  # noqa: E402
 
 from nvr.feed import VIDEO_CLOCK, AccessUnit, CodecParams, Feed  # noqa: E402
 from nvr.playback.stream import SegmentRef  # noqa: E402
 from nvr.recording.index import SegmentInfo  # noqa: E402
-from nvr.recording.recorder import Recorder  # noqa: E402
 
 T0 = 1_700_000_000.0  # wall clock of the first frame (2023-11-14T22:13:20Z)
 AUDIO_SAMPLES = 1024
@@ -83,15 +83,8 @@ def _units(s: Session) -> list[AccessUnit]:
 async def record(data_dir: Path, sessions: list[Session], segment_seconds: float,
                  camera: str = "cam1") -> list[SegmentInfo]:
     """Record the sessions one after the other; the rows the recorder indexed."""
-    feed = Feed(camera)
-    rows: list[SegmentInfo] = []
-
-    async def index_add(info: SegmentInfo) -> None:
-        rows.append(info)
-
-    recorder = Recorder(camera, feed, data_dir, segment_seconds, index_add)
-    task = asyncio.create_task(recorder.run())
-    await asyncio.sleep(0)
+    rig = await RecorderRig(data_dir, segment_seconds, camera).start()
+    feed = rig.feed
     for s in sessions:
         feed.begin(s.audio)
         for au in _units(s):
@@ -99,9 +92,7 @@ async def record(data_dir: Path, sessions: list[Session], segment_seconds: float
             if au.keyframe and au.kind == "video":  # the recorder wakes per keyframe
                 await asyncio.sleep(0.005)
         await _drained(feed)  # the next session must not begin while this one is queued
-    feed.close()
-    await asyncio.wait_for(task, 60)
-    return rows
+    return await rig.stop()
 
 
 async def _drained(feed: Feed) -> None:

@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 
 from recorded import T0, _units, media, session
+from recorder_rig import RecorderRig
 
-from nvr.feed import Feed
 from nvr.playback import stream as stream_mod
 from nvr.playback.stream import PlaybackStream, SegmentRef
 from nvr.recording.index import SegmentInfo
@@ -51,15 +51,8 @@ async def test_a_growing_segment_is_followed_into_the_next_one(tmp_path, monkeyp
     monkeypatch.setattr(stream_mod, "FOLLOW_INTERVAL", 0.02)
     monkeypatch.setattr(stream_mod, "FOLLOW_WAIT", 1.0)
     units = _units(session(media(9.0, audio=False), T0))  # 25 fps, a keyframe a second
-    feed = Feed("cam1")
-    rows: list[SegmentInfo] = []
-
-    async def index_add(info: SegmentInfo) -> None:
-        rows.append(info)
-
-    recorder = Recorder("cam1", feed, tmp_path, 4, index_add)
-    recording = asyncio.create_task(recorder.run())
-    await asyncio.sleep(0)
+    rig = await RecorderRig(tmp_path, 4, camera="cam1").start()
+    feed, recorder, rows = rig.feed, rig.recorder, rig.rows
     feed.begin(None)
 
     async def publish(count: int) -> None:
@@ -90,8 +83,7 @@ async def test_a_growing_segment_is_followed_into_the_next_one(tmp_path, monkeyp
         await asyncio.sleep(0.01)
     assert playback.fragments == 2 and not player.done()
     await publish(len(units))  # the rest: the first segment closes at 4 s, then 4 s more
-    feed.close()
-    await asyncio.wait_for(recording, 10)
+    await rig.stop()
     await asyncio.wait_for(player, 10)  # nothing more for FOLLOW_WAIT: the end
 
     assert len(rows) == 3 and catalog.follows >= 2

@@ -8,10 +8,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from recorder_rig import RecorderRig
 
 from nvr.codec.nal import to_avcc
 from nvr.codec.sps import h265_sps_info
-from nvr.feed import VIDEO_CLOCK, AccessUnit, CodecParams, Feed
+from nvr.feed import VIDEO_CLOCK, AccessUnit, CodecParams
 from nvr.recording.index import SegmentInfo
 from nvr.recording.recorder import Recorder
 from nvr.rtsp.dts import DecodeTimestamps
@@ -53,20 +54,10 @@ def _units(params: MediaParams, start: int, count: int, ticks_short_per_gop: int
 
 async def _record(tmp_path: Path, units: list[AccessUnit], segment_seconds: float
                   ) -> tuple[Recorder, list[SegmentInfo]]:
-    feed = Feed("cam")
-    rows: list[SegmentInfo] = []
-
-    async def index_add(info: SegmentInfo) -> None:
-        rows.append(info)
-
-    recorder = Recorder("cam", feed, tmp_path, segment_seconds, index_add)
-    task = asyncio.create_task(recorder.run())
-    await asyncio.sleep(0)  # subscribed
+    rig = await RecorderRig(tmp_path, segment_seconds).start()
     for au in units:
-        feed.publish(au)
-    feed.close()
-    await asyncio.wait_for(task, 30)
-    return recorder, rows
+        rig.feed.publish(au)
+    return rig.recorder, await rig.stop()
 
 
 async def test_session_starting_at_an_open_gop_keyframe_records_cleanly(tmp_path):
@@ -99,15 +90,8 @@ async def test_the_segment_being_written_is_known_up_to_its_last_fragment_on_dis
     params = MediaParams(codec="h264", width=160, height=96, fps=25, bitrate_kbps=100,
                          gop_seconds=1, loop_gops=2)
     units = _units(params, start=0, count=25 * 4 + 1)  # four GOPs and the next keyframe
-    feed = Feed("cam")
-    rows: list[SegmentInfo] = []
-
-    async def index_add(info: SegmentInfo) -> None:
-        rows.append(info)
-
-    recorder = Recorder("cam", feed, tmp_path, 60, index_add)
-    task = asyncio.create_task(recorder.run())
-    await asyncio.sleep(0)
+    rig = await RecorderRig(tmp_path, 60).start()
+    feed, recorder, rows = rig.feed, rig.recorder, rig.rows
     assert recorder.open_segment is None
     seen = []
     for gop in range(4):
@@ -131,6 +115,5 @@ async def test_the_segment_being_written_is_known_up_to_its_last_fragment_on_dis
                          "-of", "csv=p=0", str(tmp_path / seen[-1].path)],
         capture_output=True, text=True, timeout=30)
     assert float(probe.stdout) >= 3.9  # the file plays as far as the open segment says
-    feed.close()
-    await asyncio.wait_for(task, 30)
+    await rig.stop()
     assert [r.path for r in rows] == [seen[-1].path] and recorder.open_segment is None
