@@ -85,10 +85,11 @@ async def chromium_for(nvr: Any) -> AsyncIterator[Site]:
 
 @contextlib.asynccontextmanager
 async def one_camera_site(tmp_path: Path, name: str, camera: SimCamera,
-                          recording: dict[str, Any] | None = None) -> AsyncIterator[Any]:
-    """One simulated camera recorded by one nvr as ``name``, online: ``(nvr, started)``
-    (a nvrharness.RunningNvr and the time it came online). Chromium comes after, with
-    :func:`chromium_for`."""
+                          recording: dict[str, Any] | None = None
+                          ) -> AsyncIterator[tuple[Any, SimServer]]:
+    """One simulated camera recorded by one nvr as ``name``, online: ``(nvr, sim)`` (a
+    nvrharness.RunningNvr, and the simulator for its faults). Chromium comes after,
+    with :func:`chromium_for`."""
     _chromium()
     sim = SimServer(host="127.0.0.1", port=0, cameras=[camera])
     await sim.start()
@@ -96,7 +97,7 @@ async def one_camera_site(tmp_path: Path, name: str, camera: SimCamera,
         async with running_nvr(tmp_path, [{"name": name, "url": sim.url(camera.name)}],
                                recording=recording) as nvr:
             await wait_until(lambda: _status_is(nvr, name, "online"), 20, f"{name} online")
-            yield nvr
+            yield nvr, sim
     finally:
         await sim.stop()
 

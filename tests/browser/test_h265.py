@@ -23,7 +23,7 @@ SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 async def site(tmp_path_factory: pytest.TempPathFactory):
     camera = SimCamera(name="cam1", codec="h265", width=320, height=240, fps=10,
                        bitrate_kbps=200, gop_seconds=1)
-    async with one_camera_site(tmp_path_factory.mktemp("h265"), "yard", camera) as nvr, \
+    async with one_camera_site(tmp_path_factory.mktemp("h265"), "yard", camera) as (nvr, _), \
             chromium_for(nvr) as site:
         yield site
 

@@ -1,6 +1,7 @@
 """The last minute in a real browser, with 60 s segments (the default): from the live
 view, "previous frame" goes into playback of what was recorded a moment ago, and a
 click on the timeline a few seconds back plays there, before any segment is closed.
+Frame steps go on over a frame the camera never sent.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from conftest import Site, chromium_for, one_camera_site
 from nvrharness import REPO
 from playwright.async_api import expect
 from test_login_pages import problems
-from test_playback import click_timeline, open_camera, until
+from test_playback import click_timeline, open_camera, state, until
 
+from nvr.feed import VIDEO_CLOCK
 from nvr.sim.server import SimCamera
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -27,10 +29,15 @@ async def site(tmp_path_factory: pytest.TempPathFactory):
     camera = SimCamera(name="cam1", width=320, height=240, fps=10, bitrate_kbps=200,
                        gop_seconds=1)
     async with one_camera_site(tmp_path_factory.mktemp("recent"), "front", camera,
-                               recording={"segment_seconds": 60}) as nvr:
-        await asyncio.sleep(8)
+                               recording={"segment_seconds": 60}) as (nvr, sim):
+        await asyncio.sleep(4)
+        # the camera skips a frame: its timestamps jump one frame period (10 fps)
+        sim.fault("cam1").ts_jump(VIDEO_CLOCK // 10)
+        gap_ms = time.time() * 1000
+        await asyncio.sleep(5)
         assert await nvr.recordings("front") == []  # nothing indexed yet
         async with chromium_for(nvr) as site:
+            site.gap_ms = gap_ms  # type: ignore[attr-defined]
             yield site
 
 
@@ -56,4 +63,23 @@ async def test_a_click_seconds_back_on_the_timeline_plays_there(site: Site, brow
     await expect(page.locator("#badge-live")).to_be_hidden()  # not live: no LIVE badge
     await until(page, lambda s: s["t"] > first["t"] + 1.0, what="a second played")
     await page.screenshot(path=SCREENSHOTS / "camera-recent-playback-desktop.png")
+    assert problems(console) == []
+
+
+async def test_frame_steps_go_over_a_frame_the_camera_never_sent(site: Site, browse) -> None:
+    page, console = await open_camera(site, browse)
+    await page.evaluate(f"nvrPlayer.seek({site.gap_ms - 1500})")  # type: ignore[attr-defined]
+    await until(page, lambda s: s["w"] > 0 and s["wall"] and not s["paused"], what="playback")
+    await page.locator("#play").click()
+    await until(page, lambda s: s["paused"] and s["shown"] is not None, what="pause")
+    pictures = []
+    for _ in range(25):  # 2.5 s of 10 fps frames, the missing one among them
+        before = await state(page)
+        await page.locator("#step-forward").click()
+        after = await until(page, lambda s, b=before: s["shown"] > b["shown"] + 0.05,
+                            what="the next picture after a step")
+        pictures.append(after["shown"])
+    steps = [round(b - a, 2) for a, b in zip(pictures, pictures[1:], strict=False)]
+    assert max(steps) >= 0.15, steps  # one step went over the missing frame
+    assert all(step <= 0.25 for step in steps), steps  # and never over a real one
     assert problems(console) == []

@@ -326,6 +326,19 @@ export function setup({ video, camera, viewer, startLive, stopLive, state, say }
     // callback that did not come for the last frame (paused), so the playhead it is
     const base = shown !== null && shown > t - period && shown <= t + 1e-3 ? shown : t;
     video.currentTime = Math.max(0, base + (direction > 0 ? 1.5 : -0.5) * period);
+    stepOver(direction, shown, 3);
+  }
+
+  // a frame the camera never sent (a dropped frame, a variable frame rate): the browser
+  // presents the same picture again after the seek; then one period further, a few
+  // times at most (only on that signal, so a slow callback never makes a double step)
+  function stepOver(direction, before, tries) {
+    if (before === null || tries <= 0 || !video.requestVideoFrameCallback) return;
+    video.requestVideoFrameCallback((_now, meta) => {
+      if (meta.mediaTime !== before || !video.paused || state.mode !== "playback") return;
+      video.currentTime = Math.max(0, video.currentTime + direction * framePeriod());
+      stepOver(direction, before, tries - 1);
+    });
   }
 
   function jumpSegment(direction) {
