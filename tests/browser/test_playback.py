@@ -78,10 +78,12 @@ async def until(page: Page, check, within: float = 15, what: str = "") -> dict[s
 
 
 async def open_camera(site: Site, browse, user: str = "admin", camera: str = "front",
-                      reported_fps: float | None = None) -> tuple[Page, Any]:
+                      reported_fps: float | None = None,
+                      size: dict[str, Any] | None = None) -> tuple[Page, Any]:
     """The camera page, signed in; ``reported_fps``: what /api/cameras says the camera's
-    measured frame rate is (a camera's measure is rough on a busy machine)."""
-    page, console = await browse()
+    measured frame rate is (a camera's measure is rough on a busy machine); ``size``:
+    the browser context's viewport options (desktop by default)."""
+    page, console = await browse(**(size or {}))
     if reported_fps is not None:
         async def rough_fps(route: Any) -> None:
             response = await route.fetch()

@@ -14,7 +14,7 @@ import pytest_asyncio
 from conftest import Site, chromium_for, one_camera_site
 from nvrharness import REPO
 from playwright.async_api import expect
-from test_login_pages import problems
+from test_login_pages import PHONE, problems
 from test_playback import click_timeline, open_camera, state, until
 
 from nvr.feed import VIDEO_CLOCK
@@ -82,4 +82,14 @@ async def test_frame_steps_go_over_a_frame_the_camera_never_sent(site: Site, bro
     steps = [round(b - a, 2) for a, b in zip(pictures, pictures[1:], strict=False)]
     assert max(steps) >= 0.15, steps  # one step went over the missing frame
     assert all(step <= 0.25 for step in steps), steps  # and never over a real one
+    assert problems(console) == []
+
+
+async def test_playback_of_a_moment_ago_on_a_phone(site: Site, browse) -> None:
+    page, console = await open_camera(site, browse, size=PHONE)
+    await page.evaluate(f"nvrPlayer.seek({(time.time() - 4) * 1000})")
+    await expect(page.locator("#mode-label")).to_have_text("Playback")
+    await until(page, lambda s: s["w"] > 0 and s["wall"] and not s["paused"], what="playback")
+    await expect(page.locator("#badge-live")).to_be_hidden()
+    await page.screenshot(path=SCREENSHOTS / "camera-playback-phone.png", full_page=True)
     assert problems(console) == []
