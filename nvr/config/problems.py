@@ -1,7 +1,8 @@
 """What is valid but worth a second look in a config: one line per problem.
 
-A config that loads can still surprise: a camera left disabled, nothing that
-limits how much is recorded, passwords sent over plain HTTP. The System page
+A config that loads can still surprise: every camera disabled, nothing that
+limits how much is recorded, passwords sent over plain HTTP. (One disabled camera
+is a choice; the System page's cameras table shows it.) The System page
 lists these (``nvr.web.system``); none of them stops nvr.
 """
 
@@ -49,11 +50,11 @@ def config_problems(config: Config) -> list[str]:
                    "other files grow")
     if not config.cameras:
         out.append("cameras: none configured; add [[cameras]] to record")
+    elif not any(cam.enabled for cam in config.cameras):
+        out.append("cameras: every camera is disabled (enabled = false): nothing is recorded")
     for cam in config.cameras:
         if not cam.enabled:
-            out.append(f"camera {cam.name}: disabled (enabled = false): not connected, "
-                       "not recorded")
-            continue
+            continue  # the cameras table says "Disabled": a choice, not a problem
         if cam.record == "off":
             out.append(f'camera {cam.name}: record = "off": live view only, nothing is '
                        "recorded")

@@ -86,7 +86,8 @@ def test_api_system_as_json(site):
     assert cameras["cam3"]["last_error"] == "only corrupt frames arrive"
     assert cameras["cam3"]["record"] == "off"
     problems = "\n".join(info["problems"])
-    assert "camera cam2: disabled" in problems and 'camera cam3: record = "off"' in problems
+    assert 'camera cam3: record = "off"' in problems
+    assert "cam2" not in problems  # disabled: a choice the cameras table shows
     assert "no retain_days and no max_bytes" in problems and "plain HTTP" in problems
     assert "hunter2" not in answer.text
 
@@ -143,6 +144,18 @@ record = "events"
         "= false): only the last minute or so is kept",
         "camera cam1: max_bytes (200 GB) is above recording.max_bytes (100 GB), which caps "
         "all cameras together"]
+    off = config(tmp_path, """
+[server]
+data_dir = "{data}"
+[recording]
+retain_days = 14
+[[cameras]]
+name = "cam1"
+url = "rtsp://10.0.0.1/stream"
+enabled = false
+""")
+    assert config_problems(off) == [
+        "cameras: every camera is disabled (enabled = false): nothing is recorded"]
     nothing = config(tmp_path, '[server]\ndata_dir = "{data}"\n[recording]\nmin_free = 0\n')
     assert config_problems(nothing) == [
         "recording: no retain_days, no max_bytes and min_free = 0: recordings are never "
