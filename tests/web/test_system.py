@@ -115,8 +115,7 @@ def test_viewers_get_403(site):
     assert 'href="/system"' not in session.get("/recordings").text
 
 
-def test_config_problems(tmp_path):
-    quiet = config(tmp_path, """
+QUIET = """
 [server]
 data_dir = "{data}"
 [recording]
@@ -124,8 +123,11 @@ retain_days = 14
 [[cameras]]
 name = "cam1"
 url = "rtsp://10.0.0.1/stream"
-""")
-    assert config_problems(quiet) == []
+"""
+
+
+def test_config_problems(tmp_path):
+    assert config_problems(config(tmp_path, QUIET)) == []
     loud = config(tmp_path, """
 [server]
 data_dir = "{data}"
@@ -144,16 +146,7 @@ record = "events"
         "= false): only the last minute or so is kept",
         "camera cam1: max_bytes (200 GB) is above recording.max_bytes (100 GB), which caps "
         "all cameras together"]
-    off = config(tmp_path, """
-[server]
-data_dir = "{data}"
-[recording]
-retain_days = 14
-[[cameras]]
-name = "cam1"
-url = "rtsp://10.0.0.1/stream"
-enabled = false
-""")
+    off = config(tmp_path, QUIET + "enabled = false\n")  # its only camera
     assert config_problems(off) == [
         "cameras: every camera is disabled (enabled = false): nothing is recorded"]
     nothing = config(tmp_path, '[server]\ndata_dir = "{data}"\n[recording]\nmin_free = 0\n')
