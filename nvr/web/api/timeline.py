@@ -6,8 +6,8 @@ The answer: ``spans`` (recorded time, segments that join merged), ``gaps``
 that overlap the day (``end`` null while ongoing), and ``motion``, one number
 per minute of the day (0..100: the share of its seconds with motion) for the
 timeline's bars. Spans are cut at the day's bounds, events are not. The segment
-being written is not indexed yet, so today's last gap runs from the end of the
-last closed segment to now.
+being written counts up to its last GOP on disk (``nvr.web.catalog``), before it
+is closed and indexed.
 """
 
 from __future__ import annotations
