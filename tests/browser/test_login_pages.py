@@ -32,6 +32,14 @@ def problems(console) -> list[str]:
     return [m for m in console.problems() if not m.startswith(REFUSED_PAGE)]
 
 
+def after_logout(console) -> list[str]:
+    """:func:`problems`, leaving out a live tile's WebSocket refused (403) because its
+    handshake reached nvr after the session ended: the server is right to refuse it,
+    and the browser reports every refused handshake on the console."""
+    return [m for m in console.problems()
+            if not ("WebSocket connection to" in m and "Unexpected response code: 403" in m)]
+
+
 def on_home(site) -> str:
     return f"{site.url}/"
 
@@ -133,7 +141,7 @@ async def test_log_out_returns_to_the_login_page_for_good(site, browse):
     await page.goto("/")
     await expect(page).to_have_url(ON_LOGIN_FOR_HOME)
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-    assert console.problems() == []
+    assert after_logout(console) == []
 
 
 async def test_log_out_everywhere_ends_the_other_browsers_session(site, browse):
@@ -149,7 +157,7 @@ async def test_log_out_everywhere_ends_the_other_browsers_session(site, browse):
     await phone.reload()
     await expect(phone).to_have_url(ON_LOGIN_FOR_HOME)
     await expect(phone.get_by_role("heading", name="Sign in")).to_be_visible()
-    assert laptop_console.problems() == [] and phone_console.problems() == []
+    assert after_logout(laptop_console) == [] and after_logout(phone_console) == []
 
 
 async def test_guessing_is_stopped_with_a_message(site, browse):
