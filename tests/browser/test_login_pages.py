@@ -33,7 +33,7 @@ def problems(console) -> list[str]:
 
 
 def after_logout(console) -> list[str]:
-    """:func:`problems`, leaving out a live tile's WebSocket refused (403) because its
+    """The console's problems, leaving out a live tile's WebSocket refused (403) because its
     handshake reached nvr after the session ended: the server is right to refuse it,
     and the browser reports every refused handshake on the console."""
     return [m for m in console.problems()
