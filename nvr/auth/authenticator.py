@@ -160,6 +160,29 @@ class Authenticator:
             await asyncio.to_thread(self.sessions.touch, key, now)
         return self._principal(user, SESSION, info)
 
+    async def still_valid(self, principal: Principal) -> bool:
+        """Whether someone authenticated when a long request began (a live or playback
+        WebSocket) may go on: the user still exists, is enabled, with the same role and
+        cameras, and a browser session was not ended (logged out, "log out everywhere",
+        a password change) nor is past ``session_max``. Idle time does not count here:
+        watching is using. Tokens and Basic are checked through their user only."""
+        await self.refresh()
+        user = self._active(principal.user_id)
+        if user is None or user.role != principal.role or user.cameras != principal.cameras:
+            return False
+        key = principal.session
+        if principal.method != SESSION or key is None:
+            return True
+        info = self._sessions.get(key)
+        if info is None:
+            info = await asyncio.to_thread(self.sessions.get, key)
+            if info is None:
+                return False
+            if len(self._sessions) < MAX_CACHED:
+                self._sessions[key] = info
+        return (info.created_us >= user.sessions_after_us
+                and self.now_us() - info.created_us <= self.settings.session_max * 1e6)
+
     async def _end_session(self, key: str) -> None:
         self._sessions.pop(key, None)
         self._seen.pop(key, None)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from authkit import PASSWORDS, basic, form_token, make_site
 
 from nvr.auth.authenticator import AuthSettings
+from nvr.auth.principal import Principal
 
 
 @pytest.fixture
@@ -183,3 +186,38 @@ def test_housekeeping_prunes_expired_sessions_and_old_audit(site):
     actions = [e.action for e in site.auth.audit.query()]
     assert actions == ["login_failed"]  # the two logins were over a day old
     assert old.get("/api/me").status_code == 401
+
+
+def test_still_valid_tells_a_long_request_its_viewer_was_signed_out(site):
+    """What live and playback WebSockets ask as they go on: a logout ends only that
+    browser, "everywhere" every browser of the user, and so do losing a camera,
+    being disabled, and the session's lifetime; idle time does not (watching is use)."""
+    auth, accounts = site.auth, site.accounts
+
+    async def scenario() -> None:
+        async def browser(user: str) -> Principal:
+            found = await auth.login(user, PASSWORDS[user], "192.0.2.1", None)
+            assert found is not None
+            return found[0]
+
+        one, two, three = [await browser("viewer1") for _ in range(3)]
+        other = await browser("viewerall")
+        assert all([await auth.still_valid(p) for p in (one, two, three, other)])
+        await auth.logout(one, "192.0.2.1")
+        assert not await auth.still_valid(one) and await auth.still_valid(two)
+        site.clock.skip(3600 + 60)  # past session_idle: a watched stream goes on
+        assert await auth.still_valid(two)
+        await auth.logout(two, "192.0.2.1", everywhere=True)
+        assert not await auth.still_valid(three) and await auth.still_valid(other)
+        four = await browser("viewer1")
+        accounts.change_user("viewer1", auth.now_us(), cameras=("cam2",))
+        auth.changed()
+        assert not await auth.still_valid(four)  # its rights changed: ask again
+        accounts.change_user("viewerall", auth.now_us(), disabled=True)
+        auth.changed()
+        assert not await auth.still_valid(other)
+        five = await browser("admin")
+        site.clock.skip(4 * 3600 + 60)  # past session_max
+        assert not await auth.still_valid(five)
+
+    asyncio.run(scenario())

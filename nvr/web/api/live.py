@@ -10,6 +10,7 @@ is H.264 already is served as it is. Another ``transcode`` value closes 4400.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 
@@ -21,6 +22,7 @@ from nvr.live import LiveStream, Status
 from nvr.live.transcode import Transcoder
 from nvr.source import Source
 from nvr.web.api.deps import ServicesDep, UserDep
+from nvr.web.ws_signed_in import close_when_signed_out
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -67,18 +69,33 @@ async def live(websocket: WebSocket, name: str, services: ServicesDep, user: Use
         viewer = LiveStream(transcoder.feed, status, describe=transcoder.describe)
     else:
         viewer = LiveStream(feed, status)
-    try:
+
+    async def send() -> None:
         async for message in viewer.messages():
             if isinstance(message, bytes):
                 await websocket.send_bytes(message)
             else:
                 await websocket.send_text(message)
-    except (WebSocketDisconnect, RuntimeError, OSError):
-        return  # the viewer left
+
+    sender = asyncio.create_task(send(), name=f"live {name}")
+    watcher = asyncio.create_task(close_when_signed_out(websocket, services, user),
+                                  name=f"live {name} sign-in")
+    try:
+        await asyncio.wait({sender, watcher}, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        for task in (sender, watcher):
+            task.cancel()
+        await asyncio.gather(sender, watcher, return_exceptions=True)
         if viewer.dropped:
             log.info("live viewer of %s (%s) fell behind: %d frames skipped", viewer.feed.name,
                      user.username, viewer.dropped)
+    if sender.cancelled():
+        return  # signed out: the watcher closed the socket with SIGNED_OUT
+    error = sender.exception()
+    if isinstance(error, (WebSocketDisconnect, RuntimeError, OSError)):
+        return  # the viewer left
+    if error is not None:
+        raise error
     if websocket.application_state == WebSocketState.CONNECTED:
         with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
             await websocket.close(1000, "the stream ended")  # the viewer may be gone too

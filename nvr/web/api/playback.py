@@ -5,7 +5,8 @@ browser's MediaSource (see ``nvr.playback.stream`` for the messages both ways), 
 
 Playback close codes: 4400 for a missing or bad ``start`` (the reason says what is wrong),
 4404 for a camera that does not exist or is not the viewer's (the handshake is
-accepted first, so the browser sees the code), 1000 after ``{"end": true}``.
+accepted first, so the browser sees the code), 1000 after ``{"end": true}``, 4401
+when the viewer is signed out meanwhile (``nvr.web.ws_signed_in``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from nvr.playback.stream import PlaybackStream
 from nvr.web.api.deps import ServicesDep, UserDep, camera_or_404
 from nvr.web.api.recordings import parse_time
 from nvr.web.catalog import IndexCatalog, with_open_range
+from nvr.web.ws_signed_in import close_when_signed_out
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -72,14 +74,17 @@ async def playback(websocket: WebSocket, name: str, services: ServicesDep, user:
     stream = PlaybackStream(IndexCatalog(services, name, user, address), start_us)
     sender = asyncio.create_task(_send(websocket, stream), name=f"playback {name}")
     reader = asyncio.create_task(_controls(websocket, stream), name=f"playback {name} input")
+    watcher = asyncio.create_task(close_when_signed_out(websocket, services, user),
+                                  name=f"playback {name} sign-in")
     finished = False
     try:
-        done, _ = await asyncio.wait({sender, reader}, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait({sender, reader, watcher},
+                                     return_when=asyncio.FIRST_COMPLETED)
         finished = sender in done and sender.exception() is None
     finally:
-        for task in (sender, reader):
+        for task in (sender, reader, watcher):
             task.cancel()
-        for task in (sender, reader):
+        for task in (sender, reader, watcher):
             with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError,
                                      OSError):
                 await task

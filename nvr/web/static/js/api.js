@@ -5,6 +5,13 @@ function csrfToken() {
   return match ? decodeURIComponent(match[1]) : "";
 }
 
+export const SIGNED_OUT = 4401; // a live or playback WebSocket's close code: signed out
+
+// to the login page, back here after signing in
+export function toLogin() {
+  location.href = `/login?next=${encodeURIComponent(location.pathname + location.search)}`;
+}
+
 export async function api(path, { method = "GET", body = undefined } = {}) {
   const headers = { Accept: "application/json" };
   if (method !== "GET") headers["X-CSRF-Token"] = csrfToken();
@@ -14,7 +21,7 @@ export async function api(path, { method = "GET", body = undefined } = {}) {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (response.status === 401) {
-    location.href = `/login?next=${encodeURIComponent(location.pathname + location.search)}`;
+    toLogin();
     throw new Error("signed out");
   }
   const data = response.status === 204 ? null : await response.json().catch(() => null);

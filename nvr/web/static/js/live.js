@@ -1,6 +1,7 @@
 // The live view: a WebSocket from /api/cameras/{name}/live into a MseSink, kept
 // within half a second of the live edge, reconnecting by itself.
 
+import { SIGNED_OUT, toLogin } from "./api.js";
 import { MseSink, mseSupported } from "./mse.js";
 
 const MAX_LAG = 0.5; // seconds behind the newest frame before we catch up
@@ -64,6 +65,10 @@ export class LiveView {
       if (this.socket !== socket || this.stopped) return;
       if (event.code === 4404) {
         this.onStatus("missing", "no such camera");
+        return;
+      }
+      if (event.code === SIGNED_OUT) {
+        toLogin();
         return;
       }
       this.onStatus("reconnecting", null);

@@ -3,7 +3,7 @@
 // Media time is continuous across segments and gaps; "span" messages map it to
 // wall-clock time.
 
-import { api, timeOfDay } from "./api.js";
+import { SIGNED_OUT, api, timeOfDay, toLogin } from "./api.js";
 import { MotionSearch } from "./motionsearch.js";
 import { MseSink } from "./mse.js";
 import { Timeline } from "./timeline.js";
@@ -30,6 +30,7 @@ export class PlaybackSession {
     this.socket.binaryType = "arraybuffer";
     this.socket.onmessage = (event) => this._message(event.data);
     this.socket.onclose = (event) => {
+      if (event.code === SIGNED_OUT) toLogin();
       if (event.code === 4404 || event.code === 4400) onError(event.reason || "cannot play this");
     };
     this.sink.onAppended = () => this._position();
