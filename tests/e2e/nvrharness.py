@@ -117,8 +117,11 @@ async def running_nvr(tmp_path: Path, cameras: list[dict[str, Any]],
     nvr = Nvr(load_config(cfg_path), clock=clock)
     stop = asyncio.Event()
     task = asyncio.create_task(nvr.run(stop))
+    # idle connections dropped after 2 s, before uvicorn's 5 s keep-alive closes them:
+    # else a request sent as the server closes the connection fails with ReadError
     client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
-                               auth=("admin", ADMIN_PASSWORD), timeout=10)
+                               auth=("admin", ADMIN_PASSWORD), timeout=10,
+                               limits=httpx.Limits(keepalive_expiry=2.0))
     try:
         await wait_until(lambda: _healthy(client, task), 20, "the HTTP server")
         yield RunningNvr(nvr, client, data_dir)
