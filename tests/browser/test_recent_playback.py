@@ -6,13 +6,12 @@ Frame steps go on over a frame the camera never sent.
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import pytest
 import pytest_asyncio
 from conftest import Site, chromium_for, one_camera_site
-from nvrharness import REPO
+from nvrharness import REPO, wait_until
 from playwright.async_api import expect
 from test_login_pages import PHONE, problems
 from test_playback import click_timeline, open_camera, state, until
@@ -30,15 +29,22 @@ async def site(tmp_path_factory: pytest.TempPathFactory):
                        gop_seconds=1)
     async with one_camera_site(tmp_path_factory.mktemp("recent"), "front", camera,
                                recording={"segment_seconds": 60}) as (nvr, sim):
-        await asyncio.sleep(4)
+        await wait_until(lambda: _recorded_for(nvr, 3), 30, "3 s recorded")
         # the camera skips a frame: its timestamps jump one frame period (10 fps)
         sim.fault("cam1").ts_jump(VIDEO_CLOCK // 10)
-        gap_ms = time.time() * 1000
-        await asyncio.sleep(5)
+        gap = time.time()
+        await wait_until(lambda: _recorded_for(nvr, 4, after=gap), 30, "4 s more recorded")
         assert await nvr.recordings("front") == []  # nothing indexed yet
+        gap_ms = gap * 1000
         async with chromium_for(nvr) as site:
             site.gap_ms = gap_ms  # type: ignore[attr-defined]
             yield site
+
+
+async def _recorded_for(nvr, seconds: float, after: float | None = None) -> bool:
+    """The timeline shows ``seconds`` recorded (after ``after``, else in all)."""
+    span = await nvr.recorded("front")
+    return span is not None and span[1] - max(span[0], after or 0) >= seconds
 
 
 async def test_previous_frame_from_live_plays_the_moment_before(site: Site, browse) -> None:

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,17 @@ class RunningNvr:
 
     async def status(self, camera: str) -> str:
         return (await self.cameras())[camera]["status"]
+
+    async def recorded(self, camera: str) -> tuple[float, float] | None:
+        """Today's (UTC) recorded time on the camera's timeline, first start to last
+        end in epoch seconds (the segment being written included); None before any."""
+        resp = await self.http.get(f"/api/cameras/{camera}/timeline", params={"tz": "UTC"})
+        resp.raise_for_status()
+        spans = resp.json()["spans"]
+        if not spans:
+            return None
+        return (datetime.fromisoformat(spans[0]["start"]).timestamp(),
+                datetime.fromisoformat(spans[-1]["end"]).timestamp())
 
 
 @contextlib.asynccontextmanager

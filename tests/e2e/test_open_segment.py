@@ -101,12 +101,8 @@ async def _play(nvr: Any, start: float, fragments: int) -> list[Any]:
 
 async def _recorded_since(nvr: Any, seconds: float) -> bool:
     """The timeline shows the camera recorded for ``seconds`` up to a few seconds ago."""
-    answer = await nvr.http.get("/api/cameras/front/timeline", params={"tz": "UTC"})
-    spans = answer.json()["spans"]
-    if not spans:
-        return False
-    start, end = _seconds(spans[0]["start"]), _seconds(spans[-1]["end"])
-    return end - start >= seconds and time.time() - end < 4
+    span = await nvr.recorded("front")
+    return span is not None and span[1] - span[0] >= seconds and time.time() - span[1] < 4
 
 
 async def test_playback_a_moment_behind_live_goes_on_across_segments(sim, tmp_path: Path

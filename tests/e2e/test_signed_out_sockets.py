@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from nvrharness import ADMIN_PASSWORD, running_nvr, wait_until
@@ -60,9 +62,10 @@ async def test_log_out_everywhere_closes_the_open_sockets(tmp_path: Path, monkey
             await wait_until(lambda: _online(nvr), 20, "front online")
             base = str(nvr.http.base_url).rstrip("/")
             phone, laptop, leaving = [await _signed_in(base) for _ in range(3)]
-            start = await wait_until(lambda: _recorded_from(nvr), 20, "a GOP on disk")
+            span = await wait_until(lambda: nvr.recorded("front"), 20, "a GOP on disk")
+            start = datetime.fromtimestamp(span[0], UTC).isoformat()
             async with _socket(base, "/api/cameras/front/live", phone) as live, \
-                    _socket(base, f"/api/cameras/front/playback?start={start}",
+                    _socket(base, f"/api/cameras/front/playback?start={quote(start)}",
                             phone) as playback, \
                     _socket(base, "/api/cameras/front/live", laptop) as other:
                 await asyncio.wait_for(live.recv(), 10)
@@ -94,12 +97,6 @@ async def _frames_for(ws: ClientConnection, seconds: float) -> int:
         if isinstance(await asyncio.wait_for(ws.recv(), 5), bytes):
             frames += 1
     return frames
-
-
-async def _recorded_from(nvr: Any) -> str | None:
-    """When the camera's recording starts, once a GOP of it is on disk."""
-    spans = (await nvr.http.get("/api/cameras/front/timeline")).json()["spans"]
-    return spans[0]["start"] if spans else None
 
 
 async def _online(nvr: Any) -> bool:

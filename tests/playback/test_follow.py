@@ -10,6 +10,7 @@ import asyncio
 import json
 from pathlib import Path
 
+from nvrharness import wait_until
 from recorded import T0, _units, media, session
 from recorder_rig import RecorderRig
 
@@ -63,11 +64,9 @@ async def test_a_growing_segment_is_followed_into_the_next_one(tmp_path, monkeyp
         del units[:count]
 
     await publish(25 * 2 + 1)  # two GOPs on disk, the third begun
-    for _ in range(100):
-        if recorder.open_segment is not None and recorder.open_segment.end_us >= int(
-                (T0 + 2) * 1e6) - 1000:
-            break
-        await asyncio.sleep(0.01)
+    await wait_until(lambda: recorder.open_segment is not None and (
+        recorder.open_segment.end_us >= int((T0 + 2) * 1e6) - 1000), 5, "two GOPs on disk",
+        0.01)
     catalog = RecorderCatalog(tmp_path, recorder, rows)
     playback = PlaybackStream(catalog, int(T0 * 1e6), initial_seconds=60)
     messages: list[str | bytes] = []
@@ -77,10 +76,8 @@ async def test_a_growing_segment_is_followed_into_the_next_one(tmp_path, monkeyp
             messages.append(message)
 
     player = asyncio.create_task(play())
-    for _ in range(100):  # what was on disk is sent, then the stream waits for more
-        if playback.fragments == 2:
-            break
-        await asyncio.sleep(0.01)
+    # what was on disk is sent, then the stream waits for more
+    await wait_until(lambda: playback.fragments >= 2, 5, "what is on disk sent", 0.01)
     assert playback.fragments == 2 and not player.done()
     await publish(len(units))  # the rest: the first segment closes at 4 s, then 4 s more
     await rig.stop()

@@ -8,13 +8,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from nvrharness import wait_until
 from recorder_rig import RecorderRig
 
 from nvr.codec.nal import to_avcc
 from nvr.codec.sps import h265_sps_info
 from nvr.feed import VIDEO_CLOCK, AccessUnit, CodecParams
 from nvr.recording.index import SegmentInfo
-from nvr.recording.recorder import Recorder
+from nvr.recording.recorder import OpenSegment, Recorder
 from nvr.rtsp.dts import DecodeTimestamps
 from nvr.sim.media import MediaParams, encode_clip
 
@@ -98,13 +99,11 @@ async def test_the_segment_being_written_is_known_up_to_its_last_fragment_on_dis
         # the GOP's frames up to the next keyframe, which ends it (a fragment)
         for au in units[(gop * 25 + 1 if gop else 0):(gop + 1) * 25 + 1]:
             feed.publish(au)
-        for _ in range(200):  # until that GOP is on disk
-            found = recorder.open_segment
-            if found is not None and (not seen or found.end_us > seen[-1].end_us):
-                break
-            await asyncio.sleep(0.01)
-        assert found is not None
-        seen.append(found)
+        def on_disk(known: int = seen[-1].end_us if seen else 0) -> OpenSegment | None:
+            found = recorder.open_segment  # that GOP on disk: further than the last
+            return found if found is not None and found.end_us > known else None
+
+        seen.append(await wait_until(on_disk, 5, f"GOP {gop + 1} on disk", 0.01))
     start_us = int(units[0].wallclock * 1e6)
     assert {s.start_us for s in seen} == {start_us} and {s.path for s in seen} == {
         recorder.active_path}

@@ -93,14 +93,17 @@ async def test_a_paused_player_gets_nothing_then_goes_on_from_a_keyframe() -> No
         await wait_until(lambda: len(paused.frames()) >= 30, 15, "frames before the pause",
                          0.02)
         paused.pause(True, float(paused.frames()[-1][0]))
+        # the server stops the player before it answers: what came before the
+        # answer is all there is
         await wait_until(lambda: "NetStream.Pause.Notify" in paused.statuses, 5,
                          "Pause.Notify", 0.02)
-        await asyncio.sleep(0.2)  # what was on its way when the pause came
         before = len(paused.frames())
         others = len(other.frames())
-        await asyncio.sleep(1.5)  # past stall_timeout: a paused player is not dropped
+        # a second of the other player's frames: past stall_timeout (0.5 s) and a stall
+        # check, and a paused player is not dropped
+        await wait_until(lambda: len(other.frames()) >= others + 25, 10,
+                         "the other player going on", 0.02)
         assert len(paused.frames()) == before
-        assert len(other.frames()) >= others + 25  # the other player went on
         paused.pause(False, 0.0)
         await wait_until(lambda: len(paused.frames()) >= before + 10, 10,
                          "frames after unpausing", 0.02)
