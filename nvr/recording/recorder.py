@@ -76,6 +76,10 @@ class _Open:
     audio_base: float  # wall-clock seconds of pts 0 in this segment
     last_audio_pts: int = -1
 
+    def end_us(self, end_pts: int) -> int:
+        """The segment's wall-clock end when its last frame ends at ``end_pts``."""
+        return self.start_us + (end_pts - self.first_pts) * 1_000_000 // VIDEO_CLOCK
+
 
 class Recorder:
     """Records one Feed. Run :meth:`run` as a task. To stop, close the Feed: the recorder
@@ -210,7 +214,7 @@ class Recorder:
         data = seg.writer.take_fragment()
         await self._wait_sync()
         if data is not None:
-            end_us = seg.start_us + (end_pts - seg.first_pts) * 1_000_000 // VIDEO_CLOCK
+            end_us = seg.end_us(end_pts)
             sync = asyncio.ensure_future(asyncio.to_thread(seg.writer.write_fragment, data))
             sync.add_done_callback(lambda done: self._synced(done, seg, end_us))
             self._sync = sync
@@ -264,8 +268,8 @@ class Recorder:
         self._seg = None
         await self._wait_sync()
         size = await asyncio.to_thread(seg.writer.close)
-        length_us = (last_end - seg.first_pts) * 1_000_000 // VIDEO_CLOCK
-        end_us = seg.start_us + length_us
+        end_us = seg.end_us(last_end)
+        length_us = end_us - seg.start_us
         self._continue_at = end_us if end is not None else None
         info = SegmentInfo(
             camera=self.camera, start_us=seg.start_us, end_us=end_us,
