@@ -130,27 +130,14 @@ class Authenticator:
             return None
         await self.refresh()
         key = session_hash(cookie)
-        info = self._sessions.get(key)
+        info = await self._session(key)
         if info is None:
-            seen = self._unknown.get(key)
-            if seen is not None and self.clock.monotonic() - seen < UNKNOWN_TTL:
-                return None  # a stale or forged cookie asked again: no query per request
-            info = await asyncio.to_thread(self.sessions.get, key)
-            if info is None:
-                if len(self._unknown) >= MAX_CACHED:
-                    self._unknown.clear()
-                self._unknown[key] = self.clock.monotonic()
-                return None
-            if len(self._sessions) >= MAX_CACHED:
-                self._sessions.clear()
-                self._seen.clear()
-            self._sessions[key] = info
+            return None
         user = self._active(info.user_id)
         now = self.now_us()
         last = max(info.last_seen_us, self._seen.get(key, 0))
-        if (user is None or info.created_us < user.sessions_after_us
-                or now - last > self.settings.session_idle * 1e6
-                or now - info.created_us > self.settings.session_max * 1e6):
+        if (user is None or self._void(info, user, now)
+                or now - last > self.settings.session_idle * 1e6):
             await self._end_session(key)
             return None
         self._seen[key] = now
@@ -159,6 +146,32 @@ class Authenticator:
                                               info.created_us, now)
             await asyncio.to_thread(self.sessions.touch, key, now)
         return self._principal(user, SESSION, info)
+
+    async def _session(self, key: str) -> SessionInfo | None:
+        """The session of that id hash: cached, else from the database (then cached)."""
+        info = self._sessions.get(key)
+        if info is not None:
+            return info
+        seen = self._unknown.get(key)
+        if seen is not None and self.clock.monotonic() - seen < UNKNOWN_TTL:
+            return None  # a stale or forged cookie asked again: no query per request
+        info = await asyncio.to_thread(self.sessions.get, key)
+        if info is None:
+            if len(self._unknown) >= MAX_CACHED:
+                self._unknown.clear()
+            self._unknown[key] = self.clock.monotonic()
+            return None
+        if len(self._sessions) >= MAX_CACHED:
+            self._sessions.clear()
+            self._seen.clear()
+        self._sessions[key] = info
+        return info
+
+    def _void(self, info: SessionInfo, user: UserInfo, now_us: int) -> bool:
+        """Ended for the user's sake ("log out everywhere", a new password) or past
+        ``session_max``; idle time is the caller's."""
+        return (info.created_us < user.sessions_after_us
+                or now_us - info.created_us > self.settings.session_max * 1e6)
 
     async def still_valid(self, principal: Principal) -> bool:
         """Whether someone authenticated when a long request began (a live or playback
@@ -170,18 +183,10 @@ class Authenticator:
         user = self._active(principal.user_id)
         if user is None or user.role != principal.role or user.cameras != principal.cameras:
             return False
-        key = principal.session
-        if principal.method != SESSION or key is None:
+        if principal.method != SESSION or principal.session is None:
             return True
-        info = self._sessions.get(key)
-        if info is None:
-            info = await asyncio.to_thread(self.sessions.get, key)
-            if info is None:
-                return False
-            if len(self._sessions) < MAX_CACHED:
-                self._sessions[key] = info
-        return (info.created_us >= user.sessions_after_us
-                and self.now_us() - info.created_us <= self.settings.session_max * 1e6)
+        info = await self._session(principal.session)
+        return info is not None and not self._void(info, user, self.now_us())
 
     async def _end_session(self, key: str) -> None:
         self._sessions.pop(key, None)
